@@ -1,0 +1,28 @@
+/* Subcommands. Each returns a process exit code: 0 ok, 1 failure (message
+ * already printed to stderr), 2 usage error. No business logic lives here:
+ * commands parse arguments, call store/itsm/flow, and print. */
+#ifndef TB_CLI_CLI_H
+#define TB_CLI_CLI_H
+
+#include "core/config.h"
+
+typedef struct tb_cli {
+    const char *config_path;    /* NULL when built-in defaults are used */
+    tb_config cfg;
+} tb_cli;
+
+int cli_init(tb_cli *, int argc, char **argv);
+int cli_serve(tb_cli *, int argc, char **argv);
+int cli_appliance(tb_cli *, int argc, char **argv);
+int cli_incoming(tb_cli *, int argc, char **argv);
+int cli_jobs(tb_cli *, int argc, char **argv);
+int cli_account(tb_cli *, int argc, char **argv);
+int cli_ticket(tb_cli *, int argc, char **argv);
+int cli_ci(tb_cli *, int argc, char **argv);
+int cli_user(tb_cli *, int argc, char **argv);
+
+/* Shared helpers for commands (cli_util.c). */
+int cli_usage_error(const char *usage_line);      /* prints "usage: ...", returns 2 */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* prints "ticketbridge: ...", returns 1 */
+
+#endif

@@ -1,0 +1,218 @@
+#include "flow/appliance_cache.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/log.h"
+#include "store/store.h"
+
+struct appliance_cache {
+    pthread_mutex_t mu;             /* guards cur and refs */
+    pthread_mutex_t reload_mu;      /* one reload at a time; guards st, version */
+    tb_store *st;
+    tb_secret_key key;
+    int64_t version;
+    bool loaded;
+    appliance_snapshot *cur;
+};
+
+void appliance_host_of(const char *hostname, char *out, size_t outsz)
+{
+    const char *p = strstr(hostname, "://");
+    p = p ? p + 3 : hostname;
+    const char *at = strchr(p, '@');
+    const char *slash = strchr(p, '/');
+    if (at && (!slash || at < slash))
+        p = at + 1;
+    size_t n = 0;
+    if (*p == '[') {
+        p++;
+        while (p[n] && p[n] != ']')
+            n++;
+    } else {
+        while (p[n] && p[n] != ':' && p[n] != '/')
+            n++;
+    }
+    if (n >= outsz)
+        n = outsz - 1;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)tolower((unsigned char)p[i]);
+    out[n] = '\0';
+}
+
+static void entry_free(appliance_entry *e)
+{
+    free(e->name);
+    free(e->product);
+    free(e->host);
+    free(e->guid);
+    tb_secret_free(e->outbound_token);
+    tb_ipacl_free(&e->accepted);
+}
+
+static void snapshot_free(appliance_snapshot *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        entry_free(&s->v[i]);
+    free(s->v);
+    free(s);
+}
+
+static tb_err build(appliance_cache *c, appliance_snapshot **out)
+{
+    tb_appliance *rows;
+    size_t n;
+    tb_err e = store_appliance_list(c->st, &rows, &n);
+    if (e)
+        return e;
+    appliance_snapshot *s = calloc(1, sizeof *s);
+    if (!s || (n && !(s->v = calloc(n, sizeof *s->v)))) {
+        free(s);
+        tb_appliances_free(rows, n);
+        return TB_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n && !e; i++) {
+        appliance_entry *a = &s->v[i];
+        tb_appliance *r = &rows[i];
+        char host[256];
+        appliance_host_of(r->hostname, host, sizeof host);
+        a->id = r->id;
+        a->name = strdup(r->name);
+        a->product = strdup(r->product);
+        a->host = strdup(host);
+        a->guid = strdup(r->appliance_guid);
+        a->enabled = r->integration_enabled;
+        s->n = i + 1;
+        if (!a->name || !a->product || !a->host || !a->guid) {
+            e = TB_ERR_NOMEM;
+            break;
+        }
+        if (r->outbound_token_sealed[0]) {
+            e = tb_secret_open(&c->key, r->outbound_token_sealed, &a->outbound_token);
+            if (e) {
+                TB_LOGE("cannot decrypt outbound event token", "appliance=%s", r->name);
+                break;
+            }
+        }
+        const char *bad = NULL;
+        if (tb_ipacl_parse(r->accepted_ips, &a->accepted, &bad)) {
+            TB_LOGE("bad accepted IP list", "appliance=%s", r->name);
+            e = TB_ERR_CONFIG;
+        }
+    }
+    tb_appliances_free(rows, n);
+    if (e) {
+        snapshot_free(s);
+        return e;
+    }
+    s->refs = 1;
+    *out = s;
+    return TB_OK;
+}
+
+tb_err appliance_cache_open(const char *db_path, const tb_secret_key *key, appliance_cache **out)
+{
+    appliance_cache *c = calloc(1, sizeof *c);
+    if (!c)
+        return TB_ERR_NOMEM;
+    tb_err e = store_open(db_path, 0, &c->st);
+    if (e) {
+        free(c);
+        return e;
+    }
+    c->key = *key;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->reload_mu, NULL);
+    e = appliance_cache_refresh(c);
+    if (e) {
+        appliance_cache_close(c);
+        return e;
+    }
+    *out = c;
+    return TB_OK;
+}
+
+void appliance_cache_close(appliance_cache *c)
+{
+    if (!c)
+        return;
+    snapshot_free(c->cur);
+    store_close(c->st);
+    tb_secret_key_wipe(&c->key);
+    pthread_mutex_destroy(&c->mu);
+    pthread_mutex_destroy(&c->reload_mu);
+    free(c);
+}
+
+tb_err appliance_cache_refresh(appliance_cache *c)
+{
+    pthread_mutex_lock(&c->reload_mu);
+    int64_t v = 0;
+    tb_err e = store_data_version(c->st, &v);
+    if (!e && (!c->loaded || v != c->version)) {
+        appliance_snapshot *s;
+        e = build(c, &s);
+        if (!e) {
+            pthread_mutex_lock(&c->mu);
+            appliance_snapshot *old = c->cur;
+            c->cur = s;
+            bool free_old = old && --old->refs == 0;
+            pthread_mutex_unlock(&c->mu);
+            if (free_old)
+                snapshot_free(old);
+            c->version = v;
+            c->loaded = true;
+        }
+    }
+    pthread_mutex_unlock(&c->reload_mu);
+    return e;
+}
+
+appliance_snapshot *appliance_cache_acquire(appliance_cache *c)
+{
+    pthread_mutex_lock(&c->mu);
+    appliance_snapshot *s = c->cur;
+    if (s)
+        s->refs++;
+    pthread_mutex_unlock(&c->mu);
+    return s;
+}
+
+void appliance_cache_release(appliance_cache *c, appliance_snapshot *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&c->mu);
+    bool free_it = --s->refs == 0;
+    pthread_mutex_unlock(&c->mu);
+    if (free_it)
+        snapshot_free(s);
+}
+
+const appliance_entry *appliance_find_name(const appliance_snapshot *s, const char *name)
+{
+    for (size_t i = 0; s && i < s->n; i++)
+        if (!strcmp(s->v[i].name, name))
+            return &s->v[i];
+    return NULL;
+}
+
+const appliance_entry *appliance_find_id(const appliance_snapshot *s, const char *appliance_id)
+{
+    if (!s || !appliance_id || !*appliance_id)
+        return NULL;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i].guid[0] && !strcmp(s->v[i].guid, appliance_id))
+            return &s->v[i];
+    char host[256];
+    appliance_host_of(appliance_id, host, sizeof host);
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i].host[0] && !strcasecmp(s->v[i].host, host))
+            return &s->v[i];
+    return NULL;
+}

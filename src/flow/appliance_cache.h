@@ -1,0 +1,53 @@
+/* An in-memory, read-mostly view of the appliance records for the request
+ * path: tokens already decrypted, accepted-IP lists already parsed.
+ *
+ * Concurrency: readers take a reference to the current immutable snapshot
+ * (appliance_cache_acquire) and release it when done; a reload builds a new
+ * snapshot and swaps the pointer, so readers never wait on the database. The
+ * cache reloads when the database's data_version says another connection
+ * (the CLI, typically) committed. */
+#ifndef TB_FLOW_APPLIANCE_CACHE_H
+#define TB_FLOW_APPLIANCE_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/ipacl.h"
+#include "core/secret.h"
+
+typedef struct appliance_entry {
+    int64_t id;
+    char *name;
+    char *product;
+    char *host;             /* hostname without scheme, port or path, lower-case */
+    char *guid;
+    char *outbound_token;   /* plaintext, wiped on free; NULL when not set */
+    bool enabled;
+    tb_ipacl accepted;      /* n == 0: any source */
+} appliance_entry;
+
+typedef struct appliance_snapshot {
+    int refs;               /* guarded by the cache mutex */
+    size_t n;
+    appliance_entry *v;
+} appliance_snapshot;
+
+typedef struct appliance_cache appliance_cache;
+
+tb_err appliance_cache_open(const char *db_path, const tb_secret_key *key, appliance_cache **out);
+void appliance_cache_close(appliance_cache *c);
+/* Reloads if the database changed since the last load. Thread-safe. */
+tb_err appliance_cache_refresh(appliance_cache *c);
+appliance_snapshot *appliance_cache_acquire(appliance_cache *c);
+void appliance_cache_release(appliance_cache *c, appliance_snapshot *s);
+
+const appliance_entry *appliance_find_name(const appliance_snapshot *s, const char *name);
+/* By the appliance_id an event carries: guid first, then host name. */
+const appliance_entry *appliance_find_id(const appliance_snapshot *s, const char *appliance_id);
+
+/* Lower-case host of "scheme://host:port/path", "host:port" or "[v6]:port". */
+void appliance_host_of(const char *hostname, char *out, size_t outsz);
+
+#endif

@@ -1,0 +1,229 @@
+#include "flow/gateway.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/secret.h"
+#include "flow/intake.h"
+#include "store/store.h"
+
+#define MAX_GATEWAY_ROUTES 32
+#define READYZ_TIMEOUT_MS 2000
+#define STOP_DRAIN_MS 10000
+
+struct tb_gateway {
+    intake_ctx intake;              /* first: handlers cast the app pointer */
+    tb_http_server *http;
+    pthread_mutex_t read_mu;        /* guards reader */
+    tb_store *reader;
+    tb_store *checkpointer;         /* main thread only (gateway_tick) */
+    tb_route routes[MAX_GATEWAY_ROUTES];
+};
+
+static void handle_healthz(tb_http_req *req)
+{
+    tb_http_reply_json(req, 200, "{\"status\":\"ok\"}");
+}
+
+static void handle_readyz(tb_http_req *req)
+{
+    tb_gateway *g = tb_http_app(req);
+    tb_err e = writer_run_sync(g->intake.writer, WRITE_PING, READYZ_TIMEOUT_MS);
+    if (e)
+        tb_http_reply_error(req, 503, "Database not writable", tb_strerror(e));
+    else
+        tb_http_reply_json(req, 200, "{\"status\":\"ready\"}");
+}
+
+static void metrics_extra(void *app, tb_buf *out)
+{
+    tb_gateway *g = app;
+    tb_job_counts jc;
+    pthread_mutex_lock(&g->read_mu);
+    tb_err e = store_job_counts(g->reader, &jc);
+    pthread_mutex_unlock(&g->read_mu);
+    if (!e) {
+        tb_buf_printf(out,
+                      "# HELP tb_jobs Jobs by state (queued = queue depth).\n# TYPE tb_jobs gauge\n"
+                      "tb_jobs{state=\"queued\"} %lld\ntb_jobs{state=\"running\"} %lld\n"
+                      "tb_jobs{state=\"done\"} %lld\ntb_jobs{state=\"failed\"} %lld\n"
+                      "# HELP tb_queue_depth Jobs waiting for a worker.\n# TYPE tb_queue_depth gauge\n"
+                      "tb_queue_depth %lld\n",
+                      (long long)jc.queued, (long long)jc.running, (long long)jc.done, (long long)jc.failed,
+                      (long long)jc.queued);
+    }
+    tb_writer_stats ws;
+    writer_stats(g->intake.writer, &ws);
+    tb_buf_printf(out,
+                  "# HELP tb_writer_batches_total Group-commit transactions.\n# TYPE tb_writer_batches_total counter\n"
+                  "tb_writer_batches_total %llu\n"
+                  "# HELP tb_writer_requests_total Writes committed or failed through the writer.\n"
+                  "# TYPE tb_writer_requests_total counter\ntb_writer_requests_total %llu\n"
+                  "# HELP tb_writer_failed_batches_total Batches whose commit failed.\n"
+                  "# TYPE tb_writer_failed_batches_total counter\ntb_writer_failed_batches_total %llu\n"
+                  "# HELP tb_writer_max_batch Largest batch so far.\n# TYPE tb_writer_max_batch gauge\n"
+                  "tb_writer_max_batch %llu\n"
+                  "# HELP tb_writer_pending Writes waiting for commit.\n# TYPE tb_writer_pending gauge\n"
+                  "tb_writer_pending %llu\n"
+                  "# HELP tb_writer_apply_seconds_total Time executing statements in batches.\n"
+                  "# TYPE tb_writer_apply_seconds_total counter\ntb_writer_apply_seconds_total %.6f\n"
+                  "# HELP tb_writer_commit_seconds_total Time in COMMIT (WAL write and fsync).\n"
+                  "# TYPE tb_writer_commit_seconds_total counter\ntb_writer_commit_seconds_total %.6f\n",
+                  (unsigned long long)ws.batches, (unsigned long long)ws.requests,
+                  (unsigned long long)ws.failed_batches, (unsigned long long)ws.max_batch,
+                  (unsigned long long)writer_pending(g->intake.writer), (double)ws.apply_us / 1e6,
+                  (double)ws.commit_us / 1e6);
+}
+
+static void handle_metrics(tb_http_req *req)
+{
+    tb_gateway *g = tb_http_app(req);
+    tb_buf b;
+    tb_buf_init(&b, 0);
+    tb_http_metrics(g->http, &b);
+    tb_http_reply(req, 200, "text/plain; version=0.0.4", b.data ? b.data : "", b.len);
+    tb_buf_free(&b);
+}
+
+static char *read_file(const char *path, char *err, size_t errsz)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        snprintf(err, errsz, "cannot read %s", path);
+        return NULL;
+    }
+    tb_buf b;
+    tb_buf_init(&b, 1 << 20);
+    char chunk[4096];
+    size_t n;
+    tb_err e = TB_OK;
+    while (!e && (n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        e = tb_buf_append(&b, chunk, n);
+    fclose(fp);
+    if (e || !b.data) {
+        snprintf(err, errsz, "cannot read %s: %s", path, e ? tb_strerror(e) : "empty file");
+        tb_buf_free(&b);
+        return NULL;
+    }
+    return tb_buf_take(&b);
+}
+
+tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t errsz)
+{
+    tb_gateway *g = calloc(1, sizeof *g);
+    if (!g)
+        return TB_ERR_NOMEM;
+    pthread_mutex_init(&g->read_mu, NULL);
+    char *cert = NULL, *key = NULL;
+    tb_err e = store_open(cfg->database, STORE_READ_ONLY, &g->reader);
+    if (e) {
+        snprintf(err, errsz, "cannot open database %s (%s); run 'ticketbridge init' first", cfg->database,
+                 tb_strerror(e));
+        goto fail;
+    }
+    if ((e = store_open(cfg->database, 0, &g->checkpointer))) {
+        snprintf(err, errsz, "cannot open database %s for writing (%s)", cfg->database, tb_strerror(e));
+        goto fail;
+    }
+    char kp[TB_PATH_MAX + 8];
+    tb_config_key_path(cfg, kp, sizeof kp);
+    tb_secret_key skey;
+    if ((e = tb_secret_key_load(kp, &skey))) {
+        snprintf(err, errsz, "cannot load secret key %s (%s)", kp, tb_strerror(e));
+        goto fail;
+    }
+    e = appliance_cache_open(cfg->database, &skey, &g->intake.appliances);
+    tb_secret_key_wipe(&skey);
+    if (e) {
+        snprintf(err, errsz, "cannot load appliance records (%s)", tb_strerror(e));
+        goto fail;
+    }
+    g->intake.bench_no_store = cfg->bench_no_store != 0;
+    if ((e = writer_start(cfg->database, cfg->batch_max, &g->intake.writer))) {
+        snprintf(err, errsz, "cannot start the database writer (%s)", tb_strerror(e));
+        goto fail;
+    }
+    if (cfg->tls_cert[0]) {
+        if (!(cert = read_file(cfg->tls_cert, err, errsz)) || !(key = read_file(cfg->tls_key, err, errsz))) {
+            e = TB_ERR_CONFIG;
+            goto fail;
+        }
+    }
+    size_t n = 0;
+    g->routes[n++] = (tb_route){"/healthz", TB_M_GET | TB_M_HEAD, 0, handle_healthz, "healthz", false, false};
+    g->routes[n++] = (tb_route){"/readyz", TB_M_GET | TB_M_HEAD, 0, handle_readyz, "readyz", false, false};
+    g->routes[n++] = (tb_route){"/metrics", TB_M_GET, 0, handle_metrics, "metrics", false, false};
+    for (const tb_route *r = intake_routes; r->path; r++)
+        g->routes[n++] = *r;
+    g->routes[n] = (tb_route){0};
+    tb_http_options ho = {
+        .listen_address = cfg->listen_address,
+        .port = cfg->port,
+        .threads = cfg->http_threads,
+        .max_connections = cfg->max_connections,
+        .connection_timeout = cfg->connection_timeout,
+        .tls_cert_pem = cert,
+        .tls_key_pem = key,
+        .routes = g->routes,
+        .app = g,
+        .metrics_extra = metrics_extra,
+    };
+    e = tb_http_start(&ho, &g->http);
+    if (e) {
+        snprintf(err, errsz, "cannot listen on %s port %d (address in use, or bad TLS certificate/key?)",
+                 cfg->listen_address, cfg->port);
+        goto fail;
+    }
+    free(cert);
+    free(key);
+    *out = g;
+    return TB_OK;
+fail:
+    free(cert);
+    free(key);
+    writer_stop(g->intake.writer);
+    appliance_cache_close(g->intake.appliances);
+    store_close(g->reader);
+    store_close(g->checkpointer);
+    pthread_mutex_destroy(&g->read_mu);
+    free(g);
+    return e ? e : TB_ERR_CONFIG;
+}
+
+int gateway_port(tb_gateway *g)
+{
+    return tb_http_port(g->http);
+}
+
+void gateway_tick(tb_gateway *g)
+{
+    tb_err e = appliance_cache_refresh(g->intake.appliances);
+    if (e)
+        TB_LOGE("appliance records not reloaded", "err=\"%s\"", tb_strerror(e));
+    if ((e = store_checkpoint(g->checkpointer)))
+        TB_LOGW("WAL checkpoint failed", "err=\"%s\"", tb_strerror(e));
+    tb_log_flush();
+}
+
+void gateway_stop(tb_gateway *g)
+{
+    if (!g)
+        return;
+    tb_http_quiesce(g->http);
+    /* Requests already received finish: the writer keeps committing, and
+     * suspended requests get their answers. */
+    for (int waited = 0; tb_http_inflight(g->http) && waited < STOP_DRAIN_MS; waited += 10)
+        usleep(10000);
+    tb_http_stop(g->http);
+    writer_stop(g->intake.writer);
+    appliance_cache_close(g->intake.appliances);
+    store_checkpoint(g->checkpointer);
+    store_close(g->reader);
+    store_close(g->checkpointer);
+    pthread_mutex_destroy(&g->read_mu);
+    free(g);
+}

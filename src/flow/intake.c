@@ -1,0 +1,342 @@
+#include "flow/intake.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "bt/outbound_event.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "store/store.h"
+
+#define JOB_SESSION_IMPORT "session_import"
+#define JOB_CASE_EVENT "case_event"
+
+const tb_route intake_routes[] = {
+    {"/api/x_bmgr_bomgar_pam/outbound_event/session_end", TB_M_POST, INTAKE_BODY_MAX, intake_handle,
+     "pra_session_end", true, true},
+    {"/api/x_bmgr_crm/outbound_event/session_end", TB_M_POST, INTAKE_BODY_MAX, intake_handle,
+     "crm_session_end", true, true},
+    {"/api/x_bmgr_crm/outbound_event/case", TB_M_POST, INTAKE_BODY_MAX, intake_handle, "crm_case", true, true},
+    {"/x_bmgr_bomgar_pam_bomgar_post.do", TB_M_POST, INTAKE_BODY_MAX, intake_handle, "legacy_pam_post", true, true},
+    {"/x_bmgr_support_ent_bomgar_post.do", TB_M_POST, INTAKE_BODY_MAX, intake_handle, "legacy_support_post", true, true},
+    {0},
+};
+
+/* Everything the writer needs, in one heap block that outlives the HTTP
+ * request when we do not wait for the commit (rejections). */
+struct intake_write {
+    tb_write_req w;
+    tb_http_req *http;          /* non-NULL while the request waits, suspended */
+    char route[64];
+    char method[16];
+    char source_ip[64];
+    char *event;
+    char *lsid;
+    char *reason;
+    char *content_type;
+    char *body;
+    unsigned char key[32];
+};
+
+static void intake_write_free(struct intake_write *iw)
+{
+    free(iw->event);
+    free(iw->lsid);
+    free(iw->reason);
+    free(iw->content_type);
+    free(iw->body);
+    free(iw);
+}
+
+static void on_committed(tb_write_req *w)
+{
+    struct intake_write *iw = (struct intake_write *)w;
+    if (w->rc)
+        TB_LOGE("incoming request not stored", "route=%s event=%s lsid=%s err=\"%s\"", iw->route,
+                iw->event ? iw->event : "-", iw->lsid ? iw->lsid : "-", tb_strerror(w->rc));
+    if (iw->http) {
+        tb_http_req *req = iw->http;
+        if (w->rc) {
+            tb_http_reply_error(req, 503, "Event not stored, retry later", tb_strerror(w->rc));
+        } else {
+            char body[256];
+            const char *status = w->res.duplicate_of ? "duplicate"
+                               : w->res.job_id ? "accepted" : "ignored";
+            snprintf(body, sizeof body,
+                     "{\"result\":{\"status\":\"%s\",\"incoming_id\":%lld,\"job_id\":%lld%s}}", status,
+                     (long long)w->res.incoming_id, (long long)w->res.job_id,
+                     w->res.duplicate_of ? ",\"duplicate\":true" : "");
+            tb_http_reply_json(req, 200, body);
+        }
+        tb_http_resume(req);    /* req must not be touched after this */
+    }
+    intake_write_free(iw);
+}
+
+static struct intake_write *intake_write_new(tb_http_req *req)
+{
+    struct intake_write *iw = calloc(1, sizeof *iw);
+    if (!iw)
+        return NULL;
+    snprintf(iw->route, sizeof iw->route, "%s", tb_http_route_name(req));
+    snprintf(iw->method, sizeof iw->method, "%s", tb_http_method(req));
+    snprintf(iw->source_ip, sizeof iw->source_ip, "%s", tb_http_peer_str(req));
+    const char *ct = tb_http_header(req, "Content-Type");
+    iw->content_type = ct ? strndup(ct, 200) : NULL;
+    iw->w.kind = WRITE_INTAKE;
+    iw->w.done = on_committed;
+    tb_intake_rec *r = &iw->w.rec;
+    r->received_ms = 0;
+    r->route = iw->route;
+    r->method = iw->method;
+    r->source_ip = iw->source_ip;
+    r->content_type = iw->content_type;
+    return iw;
+}
+
+/* Records a refusal (without waiting for its commit) and answers it. */
+static void reject(tb_http_req *req, struct intake_write *iw, int64_t appliance_id, int status,
+                   const char *message, const char *detail)
+{
+    tb_http_reply_error(req, status, message, detail);
+    if (!iw) {
+        iw = intake_write_new(req);
+        if (!iw)
+            return;
+    }
+    tb_intake_rec *r = &iw->w.rec;
+    size_t blen;
+    const char *body = tb_http_body(req, &blen);
+    if (!iw->body && blen) {
+        size_t keep = blen < INTAKE_REJECTED_BODY_KEEP ? blen : INTAKE_REJECTED_BODY_KEEP;
+        size_t rlen;
+        char *red = bt_form_redact_token(body, keep, &rlen);
+        iw->body = red;
+        r->body = red;
+        r->body_len = red ? rlen : 0;
+        r->body_truncated = keep < blen || tb_http_body_too_large(req);
+    } else if (tb_http_body_too_large(req)) {
+        r->body_truncated = true;
+    }
+    char reason[512];
+    snprintf(reason, sizeof reason, "%s%s%s", message, detail && *detail ? ": " : "", detail ? detail : "");
+    iw->reason = strdup(reason);
+    r->reason = iw->reason;
+    r->status = INCOMING_REJECTED;
+    r->http_status = status;
+    r->appliance_id = appliance_id;
+    r->dedup_key = NULL;
+    r->job_kind = NULL;
+    r->received_ms = 0;
+    iw->http = NULL;
+    TB_LOGW("incoming request rejected", "route=%s peer=%s status=%d reason=\"%s\"", iw->route,
+            iw->source_ip, status, message);
+    r->received_ms = tb_now_ms();
+    intake_ctx *ctx = tb_http_app(req);
+    if (writer_submit(ctx->writer, &iw->w))
+        intake_write_free(iw);
+}
+
+/* 8 bytes of big-endian event time (so the index grows at its end, see
+ * store.h), then 24 bytes of hash over what identifies the event. */
+static void dedup_key(const appliance_entry *a, const char *route, const bt_form *f, const char *body,
+                      size_t blen, unsigned char out[32])
+{
+    const char *tsv = bt_form_get(f, "timestamp");
+    uint64_t t = 0;
+    if (tsv) {
+        char *end;
+        unsigned long long v = strtoull(tsv, &end, 10);
+        if (end != tsv && !*end)
+            t = v;
+    }
+    for (int i = 7; i >= 0; i--, t >>= 8)
+        out[i] = (unsigned char)(t & 0xff);
+    crypto_generichash_state h;
+    crypto_generichash_init(&h, NULL, 0, 24);
+    char id[32];
+    snprintf(id, sizeof id, "%lld|", (long long)a->id);
+    crypto_generichash_update(&h, (const unsigned char *)id, strlen(id));
+    crypto_generichash_update(&h, (const unsigned char *)route, strlen(route) + 1);
+    const char *ts = bt_form_get(f, "timestamp");
+    if (ts && *ts) {
+        /* A retried delivery repeats the same event: same name, session and
+         * event time. */
+        static const char *const parts[] = {"event", "lsid", "timestamp", "appliance_id", "member_id",
+                                            "user_id", "username", "type"};
+        for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+            const char *v = bt_form_get(f, parts[i]);
+            crypto_generichash_update(&h, (const unsigned char *)parts[i], strlen(parts[i]) + 1);
+            if (v)
+                crypto_generichash_update(&h, (const unsigned char *)v, strlen(v) + 1);
+        }
+    } else {
+        crypto_generichash_update(&h, (const unsigned char *)body, blen);
+    }
+    crypto_generichash_final(&h, out + 8, 24);
+}
+
+void intake_handle(tb_http_req *req)
+{
+    intake_ctx *ctx = tb_http_app(req);
+    char detail[256];
+
+    if (tb_http_refusal(req) == 413) {
+        snprintf(detail, sizeof detail, "the limit is %zu bytes", tb_http_body_max(req));
+        reject(req, NULL, 0, 413, "Request body too large", detail);
+        return;
+    }
+    if (tb_http_refusal(req) == 405) {
+        snprintf(detail, sizeof detail, "%.16s is not allowed; outbound events are POSTed", tb_http_method(req));
+        reject(req, NULL, 0, 405, "Method not allowed", detail);
+        return;
+    }
+
+    size_t blen;
+    const char *body = tb_http_body(req, &blen);
+    const char *ct = tb_http_header(req, "Content-Type");
+    bt_form form;
+    char perr[200];
+    tb_err e;
+    if (ct && !strncasecmp(ct, "application/json", 16))
+        e = bt_form_parse_json(body, blen, &form, perr, sizeof perr);
+    else
+        e = bt_form_parse(body, blen, &form, perr, sizeof perr);
+    if (e) {
+        reject(req, NULL, 0, e == TB_ERR_NOMEM ? 503 : 400,
+               e == TB_ERR_NOMEM ? "Out of memory" : "Malformed body", e == TB_ERR_NOMEM ? "" : perr);
+        return;
+    }
+
+    appliance_snapshot *snap = appliance_cache_acquire(ctx->appliances);
+    const appliance_entry *a = NULL;
+    const char *by_name = tb_http_query(req, "appliance");
+    const char *appliance_id = bt_form_get(&form, "appliance_id");
+    if (by_name) {
+        a = appliance_find_name(snap, by_name);
+        if (!a)
+            snprintf(detail, sizeof detail, "no appliance named '%.100s'", by_name);
+    } else {
+        a = appliance_find_id(snap, appliance_id);
+        if (!a)
+            a = appliance_find_name(snap, "Default");
+        if (!a)
+            snprintf(detail, sizeof detail, "no appliance matches appliance_id '%.100s' and there is no Default appliance",
+                     appliance_id ? appliance_id : "");
+    }
+    if (!a) {
+        reject(req, NULL, 0, 404, "Unknown appliance", detail);
+        goto out;
+    }
+    if (!a->enabled) {
+        snprintf(detail, sizeof detail, "integration is disabled on appliance '%.100s'", a->name);
+        reject(req, NULL, a->id, 403, "Integration disabled", detail);
+        goto out;
+    }
+    if (a->outbound_token) {
+        const char *tok = tb_http_query(req, BT_OUTBOUND_TOKEN_PARAM);
+        if (!tok)
+            tok = bt_form_get(&form, BT_OUTBOUND_TOKEN_PARAM);
+        if (!tok) {
+            reject(req, NULL, a->id, 403, "Outbound event token missing",
+                   "this appliance requires the outbound_event_token parameter");
+            goto out;
+        }
+        if (!tb_secret_equal(tok, a->outbound_token)) {
+            reject(req, NULL, a->id, 403, "Outbound event token does not match", "");
+            goto out;
+        }
+    }
+    if (a->accepted.n && !tb_ipacl_match(&a->accepted, tb_http_peer(req))) {
+        snprintf(detail, sizeof detail, "source %s is not in the accepted IP addresses of appliance '%.100s'",
+                 tb_http_peer_str(req), a->name);
+        reject(req, NULL, a->id, 403, "Source IP not accepted", detail);
+        goto out;
+    }
+    const char *event = bt_form_get(&form, "event");
+    const char *lsid = bt_form_get(&form, "lsid");
+    if (!event || !*event) {
+        reject(req, NULL, a->id, 400, "Missing field", "event");
+        goto out;
+    }
+    if (!bt_valid_event_name(event)) {
+        reject(req, NULL, a->id, 400, "Invalid field", "event must be 1-64 characters of letters, digits, '_' or '.'");
+        goto out;
+    }
+    if (!lsid || !*lsid) {
+        reject(req, NULL, a->id, 400, "Missing field", "lsid");
+        goto out;
+    }
+    if (!bt_valid_lsid(lsid)) {
+        reject(req, NULL, a->id, 400, "Invalid field", "lsid must be 1-64 characters of letters, digits, '-' or '_'");
+        goto out;
+    }
+
+    if (ctx->bench_no_store) {
+        tb_http_reply_json(req, 200, "{\"result\":{\"status\":\"not stored (benchmark baseline)\"}}");
+        goto out;
+    }
+    struct intake_write *iw = intake_write_new(req);
+    if (!iw) {
+        tb_http_reply_error(req, 503, "Out of memory", "");
+        goto out;
+    }
+    tb_intake_rec *r = &iw->w.rec;
+    const char *route = tb_http_route_name(req);
+    bool case_route = !strcmp(route, "crm_case");
+    iw->event = strdup(event);
+    iw->lsid = strdup(lsid);
+    if (bt_form_get(&form, BT_OUTBOUND_TOKEN_PARAM) && !(ct && !strncasecmp(ct, "application/json", 16))) {
+        size_t rlen;
+        iw->body = bt_form_redact_token(body, blen, &rlen);
+        r->body_len = rlen;
+    } else {
+        iw->body = malloc(blen + 1);
+        if (iw->body) {
+            memcpy(iw->body, body, blen);
+            iw->body[blen] = '\0';
+        }
+        r->body_len = blen;
+    }
+    if (!iw->event || !iw->lsid || !iw->body) {
+        intake_write_free(iw);
+        tb_http_reply_error(req, 503, "Out of memory", "");
+        goto out;
+    }
+    r->body = iw->body;
+    r->event = iw->event;
+    r->lsid = iw->lsid;
+    r->appliance_id = a->id;
+    r->http_status = 200;
+    r->received_ms = tb_now_ms();
+    if (case_route) {
+        r->status = INCOMING_ACCEPTED;
+        r->job_kind = JOB_CASE_EVENT;
+    } else if (bt_event_ends_session(event)) {
+        r->status = INCOMING_ACCEPTED;
+        r->job_kind = JOB_SESSION_IMPORT;
+    } else {
+        r->status = INCOMING_IGNORED;
+        r->job_kind = NULL;
+        snprintf(detail, sizeof detail, "event '%.64s' does not start an import", event);
+        iw->reason = strdup(detail);
+        r->reason = iw->reason;
+    }
+    dedup_key(a, route, &form, body, blen, iw->key);
+    r->dedup_key = iw->key;
+    iw->http = req;
+    tb_http_suspend(req);
+    e = writer_submit(ctx->writer, &iw->w);
+    if (e) {
+        iw->http = NULL;
+        intake_write_free(iw);
+        tb_http_reply_error(req, 503, "Shutting down, retry later", tb_strerror(e));
+        tb_http_resume(req);
+    }
+out:
+    appliance_cache_release(ctx->appliances, snap);
+    bt_form_free(&form);
+}

@@ -1,0 +1,99 @@
+/* ticketbridge: argument parsing and dispatch only. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/secret.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(tb_cli *, int, char **);
+    const char *help;
+} commands[] = {
+    {"init", cli_init, "create the database, its secret key, a Default appliance and an admin account"},
+    {"serve", cli_serve, "run the daemon"},
+    {"appliance", cli_appliance, "list|show|add|set|remove appliance records"},
+    {"incoming", cli_incoming, "list recent incoming requests with status and reason"},
+    {"jobs", cli_jobs, "list queued, running and failed jobs"},
+    {"account", cli_account, "add|list accounts that may log in to ticketbridge"},
+    {"ticket", cli_ticket, "create|show|list|note tickets in the embedded ticket store"},
+    {"ci", cli_ci, "add|list configuration items in the embedded ticket store"},
+    {"user", cli_user, "add|list users in the embedded ticket store"},
+};
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: ticketbridge [-c CONFIG] [--db PATH] COMMAND [ARGS]\n\n"
+                "Connects BeyondTrust Remote Support / Privileged Remote Access to tickets.\n\n"
+                "Options:\n"
+                "  -c, --config FILE  configuration file (default: $TICKETBRIDGE_CONFIG, else built-in defaults)\n"
+                "  --db PATH          database file (overrides the configuration)\n"
+                "  --version          print the version\n\nCommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].help);
+    fprintf(fp, "  %-10s %s\n", "help", "this text");
+    fprintf(fp, "\nRun 'ticketbridge COMMAND --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    tb_cli cli;
+    memset(&cli, 0, sizeof cli);
+    tb_config_defaults(&cli.cfg);
+    const char *db = NULL;
+    int i = 1;
+    cli.config_path = getenv("TICKETBRIDGE_CONFIG");
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {
+            printf("ticketbridge %s\n", TB_VERSION);
+            return 0;
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) {
+            cli.config_path = argv[++i];
+        } else if (!strcmp(argv[i], "--db") && i + 1 < argc) {
+            db = argv[++i];
+        } else {
+            fprintf(stderr, "ticketbridge: unknown option '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[i], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (cli.config_path && *cli.config_path) {
+        char err[512];
+        if (tb_config_load(cli.config_path, &cli.cfg, err, sizeof err)) {
+            fprintf(stderr, "ticketbridge: %s\n", err);
+            return 1;
+        }
+    } else {
+        cli.config_path = NULL;
+    }
+    if (db) {
+        if (strlen(db) >= sizeof cli.cfg.database) {
+            fprintf(stderr, "ticketbridge: database path too long\n");
+            return 2;
+        }
+        snprintf(cli.cfg.database, sizeof cli.cfg.database, "%s", db);
+    }
+    if (tb_secret_init()) {
+        fprintf(stderr, "ticketbridge: cannot initialise libsodium\n");
+        return 1;
+    }
+    for (size_t c = 0; c < sizeof commands / sizeof *commands; c++)
+        if (!strcmp(argv[i], commands[c].name))
+            return commands[c].fn(&cli, argc - i, argv + i);
+    fprintf(stderr, "ticketbridge: unknown command '%s'\n", argv[i]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,162 @@
+/* The gateway's own state, behind one interface: appliances, incoming
+ * requests, jobs, accounts. store_sqlite*.c implement it over one SQLite file
+ * (WAL). A tb_store is one connection: use it from one thread at a time.
+ *
+ * Ownership: structs filled through out-parameters own their strings; release
+ * them with the matching *_clear / *_free function. */
+#ifndef TB_STORE_STORE_H
+#define TB_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "core/err.h"
+
+typedef struct tb_store tb_store;
+
+enum { STORE_READ_ONLY = 1, STORE_CREATE = 2 };
+
+tb_err store_open(const char *path, int flags, tb_store **out);
+void store_close(tb_store *st);
+/* Creates the gateway tables if missing (idempotent). */
+tb_err store_schema(tb_store *st);
+/* Last SQLite error text of this connection, for messages. */
+const char *store_errmsg(tb_store *st);
+tb_err store_begin(tb_store *st);       /* BEGIN IMMEDIATE */
+tb_err store_commit(tb_store *st);
+void store_rollback(tb_store *st);
+/* The daemon's writer turns automatic checkpoints off on its connection
+ * (they would run inside its COMMITs) and housekeeping calls
+ * store_checkpoint on another connection instead. */
+tb_err store_autocheckpoint_off(tb_store *st);
+/* PASSIVE checkpoint; never blocks writers. */
+tb_err store_checkpoint(tb_store *st);
+/* Cheap "has anyone committed since I last asked?" (PRAGMA data_version). */
+tb_err store_data_version(tb_store *st, int64_t *out);
+/* Writes one meta row (inside the caller's transaction): proof that the
+ * database is writable, used by /readyz. */
+tb_err store_touch(tb_store *st);
+
+/* ---- appliances (seed 000 "Set Up B Series Appliance") ---- */
+typedef struct tb_appliance {
+    int64_t id;
+    char *name;
+    char *product;                  /* "rs" | "pra" */
+    char *hostname;                 /* host, or scheme://host:port */
+    char *appliance_guid;           /* appliance_id the appliance sends, if known */
+    char *client_id;
+    char *client_secret_sealed;     /* tb_secret_seal output or "" */
+    char *outbound_token_sealed;    /* tb_secret_seal output or "" */
+    bool integration_enabled;
+    bool import_external_sessions;
+    bool auto_associate_user;
+    bool auto_associate_ci;
+    char *accepted_ips;             /* comma-separated IPs / CIDRs; "" = any */
+    char *events_to_import;         /* comma-separated event types; "" = all */
+    int64_t created_at, updated_at; /* unix seconds */
+} tb_appliance;
+
+void tb_appliance_clear(tb_appliance *a);
+void tb_appliances_free(tb_appliance *v, size_t n);
+tb_err store_appliance_list(tb_store *st, tb_appliance **out, size_t *n);
+tb_err store_appliance_get(tb_store *st, const char *name, tb_appliance *out);
+tb_err store_appliance_insert(tb_store *st, const tb_appliance *a, int64_t *id);
+tb_err store_appliance_update(tb_store *st, const tb_appliance *a);     /* by id */
+tb_err store_appliance_delete(tb_store *st, const char *name);
+
+/* ---- incoming requests and jobs ---- */
+typedef enum {
+    INCOMING_ACCEPTED,      /* stored; job queued */
+    INCOMING_IGNORED,       /* stored; event does not start any job */
+    INCOMING_DUPLICATE,     /* a retried delivery of an accepted event */
+    INCOMING_REJECTED,      /* refused with an HTTP error */
+} tb_incoming_status;
+
+const char *tb_incoming_status_name(tb_incoming_status s);
+
+/* One inbound request as the intake writes it. Borrowed strings. */
+typedef struct tb_intake_rec {
+    int64_t received_ms;
+    const char *route;
+    const char *method;
+    const char *source_ip;
+    int64_t appliance_id;           /* 0 = unknown */
+    const char *event;
+    const char *lsid;
+    tb_incoming_status status;      /* ACCEPTED/IGNORED may turn into DUPLICATE */
+    int http_status;
+    const char *reason;
+    const char *content_type;
+    const void *body;
+    size_t body_len;
+    bool body_truncated;
+    /* 32 bytes or NULL. Keys are compared as bytes and kept in an index:
+     * callers start them with a big-endian event time so that inserts land
+     * at the end of the index instead of all over it. */
+    const unsigned char *dedup_key;
+    const char *job_kind;           /* NULL = no job */
+} tb_intake_rec;
+
+/* Result of store_intake_apply. */
+typedef struct tb_intake_result {
+    int64_t incoming_id;
+    int64_t job_id;                 /* 0 when none queued */
+    int64_t duplicate_of;           /* original incoming id, when a duplicate */
+} tb_intake_result;
+
+/* Inserts the incoming record and its job inside the caller's transaction.
+ * A record whose dedup_key is already stored becomes a DUPLICATE row and
+ * queues no job. On error the caller must roll the transaction back: part of
+ * the request may have been written (the writer then retries each request of
+ * the batch in a transaction of its own). */
+tb_err store_intake_apply(tb_store *st, const tb_intake_rec *rec, tb_intake_result *res);
+
+typedef struct tb_incoming {
+    int64_t id;
+    int64_t received_ms;
+    char *route, *method, *source_ip, *appliance, *event, *lsid, *status, *reason, *content_type;
+    int http_status;
+    int64_t duplicate_of;
+    int64_t job_id;
+    char *body;                     /* NUL-terminated copy */
+    size_t body_len;
+    bool body_truncated;
+} tb_incoming;
+
+typedef struct tb_incoming_filter {
+    const char *status;             /* NULL = any */
+    int64_t id;                     /* 0 = any */
+    size_t limit;                   /* newest first */
+} tb_incoming_filter;
+
+tb_err store_incoming_list(tb_store *st, const tb_incoming_filter *f, tb_incoming **out, size_t *n);
+void tb_incoming_free(tb_incoming *v, size_t n);
+
+typedef struct tb_job {
+    int64_t id;
+    char *kind, *state, *appliance, *lsid, *last_error;
+    int64_t incoming_id;
+    int attempts;
+    int64_t created_at, updated_at, run_after;
+} tb_job;
+
+typedef struct tb_job_filter {
+    const char *state;              /* NULL = any */
+    size_t limit;
+} tb_job_filter;
+
+tb_err store_job_list(tb_store *st, const tb_job_filter *f, tb_job **out, size_t *n);
+void tb_jobs_free(tb_job *v, size_t n);
+/* Counts by state, for metrics: queued, running, done, failed. */
+typedef struct tb_job_counts {
+    int64_t queued, running, done, failed;
+} tb_job_counts;
+tb_err store_job_counts(tb_store *st, tb_job_counts *out);
+
+/* ---- accounts: who may log in to ticketbridge ---- */
+tb_err store_account_add(tb_store *st, const char *username, const char *password_hash,
+                         const char *roles);
+/* Fills hash (≤128 bytes) and roles (caller frees *roles). */
+tb_err store_account_get(tb_store *st, const char *username, char hash[128], char **roles);
+
+#endif

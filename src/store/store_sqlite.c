@@ -1,0 +1,228 @@
+/* Connection management and schema of the gateway's SQLite store. */
+#include "store/store_sqlite.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const schema_sql =
+    "CREATE TABLE IF NOT EXISTS tb_meta("
+    "  key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS tb_appliance("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  product TEXT NOT NULL DEFAULT 'rs' CHECK(product IN ('rs','pra')),"
+    "  hostname TEXT NOT NULL DEFAULT '',"
+    "  appliance_guid TEXT NOT NULL DEFAULT '',"
+    "  client_id TEXT NOT NULL DEFAULT '',"
+    "  client_secret TEXT NOT NULL DEFAULT '',"
+    "  outbound_event_token TEXT NOT NULL DEFAULT '',"
+    "  integration_enabled INTEGER NOT NULL DEFAULT 1,"
+    "  import_external_sessions INTEGER NOT NULL DEFAULT 1,"
+    "  auto_associate_user INTEGER NOT NULL DEFAULT 0,"
+    "  auto_associate_ci INTEGER NOT NULL DEFAULT 0,"
+    "  accepted_ips TEXT NOT NULL DEFAULT '',"
+    "  events_to_import TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS tb_incoming("
+    "  id INTEGER PRIMARY KEY,"
+    "  received_ms INTEGER NOT NULL,"
+    "  route TEXT NOT NULL, method TEXT NOT NULL, source_ip TEXT NOT NULL,"
+    "  appliance_id INTEGER REFERENCES tb_appliance(id) ON DELETE SET NULL,"
+    "  event TEXT, lsid TEXT,"
+    "  status TEXT NOT NULL, http_status INTEGER NOT NULL, reason TEXT,"
+    "  dedup_key BLOB UNIQUE,"
+    "  duplicate_of INTEGER,"
+    "  content_type TEXT, body BLOB, body_truncated INTEGER NOT NULL DEFAULT 0);"
+    /* Partial: the hot path (accepted events) pays nothing for it, and the
+     * administrator's "what was refused" listing stays fast. */
+    "CREATE INDEX IF NOT EXISTS tb_incoming_not_accepted ON tb_incoming(status, id)"
+    "  WHERE status <> 'accepted';"
+    "CREATE TABLE IF NOT EXISTS tb_job("
+    "  id INTEGER PRIMARY KEY,"
+    "  kind TEXT NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'queued'"
+    "    CHECK(state IN ('queued','running','done','failed')),"
+    "  appliance_id INTEGER REFERENCES tb_appliance(id) ON DELETE SET NULL,"
+    "  lsid TEXT, incoming_id INTEGER,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  run_after INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT,"
+    "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS tb_job_state ON tb_job(state, run_after, id);"
+    "CREATE INDEX IF NOT EXISTS tb_job_incoming ON tb_job(incoming_id);"
+    "CREATE TABLE IF NOT EXISTS tb_account("
+    "  id INTEGER PRIMARY KEY,"
+    "  username TEXT NOT NULL UNIQUE,"
+    "  password_hash TEXT NOT NULL,"
+    "  roles TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL);"
+    "INSERT OR IGNORE INTO tb_meta(key, value) VALUES('schema_version', '1');";
+
+tb_err store_rc(int rc)
+{
+    switch (rc) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW:
+        return TB_OK;
+    case SQLITE_NOMEM:
+        return TB_ERR_NOMEM;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return TB_ERR_BUSY;
+    case SQLITE_CONSTRAINT:
+        return TB_ERR_EXISTS;
+    case SQLITE_TOOBIG:
+        return TB_ERR_TOO_LARGE;
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+        return TB_ERR_IO;
+    default:
+        return TB_ERR_DB;
+    }
+}
+
+int64_t store_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+tb_err store_open(const char *path, int flags, tb_store **out)
+{
+    tb_store *st = calloc(1, sizeof *st);
+    if (!st)
+        return TB_ERR_NOMEM;
+    int oflags = SQLITE_OPEN_NOMUTEX;
+    if (flags & STORE_READ_ONLY)
+        oflags |= SQLITE_OPEN_READONLY;
+    else
+        oflags |= SQLITE_OPEN_READWRITE | ((flags & STORE_CREATE) ? SQLITE_OPEN_CREATE : 0);
+    int rc = sqlite3_open_v2(path, &st->db, oflags, NULL);
+    if (rc != SQLITE_OK) {
+        tb_err e = rc == SQLITE_CANTOPEN ? TB_ERR_NOT_FOUND : store_rc(rc);
+        sqlite3_close(st->db);
+        free(st);
+        return e;
+    }
+    sqlite3_busy_timeout(st->db, 5000);
+    sqlite3_extended_result_codes(st->db, 0);
+    tb_err e = TB_OK;
+    if (!(flags & STORE_READ_ONLY))
+        e = store_exec(st, "PRAGMA journal_mode=WAL;");
+    if (!e)
+        e = store_exec(st, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+    if (e) {
+        store_close(st);
+        return e;
+    }
+    *out = st;
+    return TB_OK;
+}
+
+void store_close(tb_store *st)
+{
+    if (!st)
+        return;
+    for (int i = 0; i < STMT__COUNT; i++)
+        sqlite3_finalize(st->stmt[i]);
+    sqlite3_close(st->db);
+    free(st);
+}
+
+const char *store_errmsg(tb_store *st)
+{
+    return sqlite3_errmsg(st->db);
+}
+
+tb_err store_exec(tb_store *st, const char *sql)
+{
+    return store_rc(sqlite3_exec(st->db, sql, NULL, NULL, NULL));
+}
+
+tb_err store_stmt(tb_store *st, int slot, const char *sql, sqlite3_stmt **out)
+{
+    if (!st->stmt[slot]) {
+        int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[slot], NULL);
+        if (rc != SQLITE_OK)
+            return store_rc(rc);
+    }
+    sqlite3_reset(st->stmt[slot]);
+    sqlite3_clear_bindings(st->stmt[slot]);
+    *out = st->stmt[slot];
+    return TB_OK;
+}
+
+char *store_col_strdup(sqlite3_stmt *s, int col)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    int n = sqlite3_column_bytes(s, col);
+    char *p = malloc((size_t)n + 1);
+    if (!p)
+        return NULL;
+    if (t && n)
+        memcpy(p, t, (size_t)n);
+    p[n] = '\0';
+    return p;
+}
+
+tb_err store_schema(tb_store *st)
+{
+    tb_err e = store_exec(st, "BEGIN IMMEDIATE;");
+    if (e)
+        return e;
+    e = store_exec(st, schema_sql);
+    if (e) {
+        store_rollback(st);
+        return e;
+    }
+    return store_commit(st);
+}
+
+tb_err store_begin(tb_store *st)
+{
+    return store_exec(st, "BEGIN IMMEDIATE;");
+}
+
+tb_err store_commit(tb_store *st)
+{
+    return store_exec(st, "COMMIT;");
+}
+
+void store_rollback(tb_store *st)
+{
+    sqlite3_exec(st->db, "ROLLBACK;", NULL, NULL, NULL);
+}
+
+tb_err store_data_version(tb_store *st, int64_t *out)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(st->db, "PRAGMA data_version;", -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return store_rc(rc);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? TB_OK : store_rc(rc);
+}
+
+tb_err store_touch(tb_store *st)
+{
+    return store_exec(st, "INSERT OR REPLACE INTO tb_meta(key, value)"
+                          " VALUES('last_write_check', strftime('%s','now'));");
+}
+
+tb_err store_autocheckpoint_off(tb_store *st)
+{
+    return store_exec(st, "PRAGMA wal_autocheckpoint=0;");
+}
+
+tb_err store_checkpoint(tb_store *st)
+{
+    return store_rc(sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL));
+}

@@ -1,0 +1,28 @@
+/* Private to store_sqlite*.c: the connection struct and statement helpers. */
+#ifndef TB_STORE_SQLITE_H
+#define TB_STORE_SQLITE_H
+
+#include <sqlite3.h>
+#include "store/store.h"
+
+enum {
+    STMT_INC_FIND_DEDUP,
+    STMT_INC_INSERT,
+    STMT_JOB_INSERT,
+    STMT__COUNT
+};
+
+struct tb_store {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[STMT__COUNT];    /* hot-path statements, prepared lazily */
+};
+
+tb_err store_exec(tb_store *st, const char *sql);
+/* Prepared statement for a hot-path slot; reset and cleared before return. */
+tb_err store_stmt(tb_store *st, int slot, const char *sql, sqlite3_stmt **out);
+tb_err store_rc(int sqlite_rc);
+/* Copies a column as malloc'd string ("" for NULL); NULL on OOM. */
+char *store_col_strdup(sqlite3_stmt *s, int col);
+int64_t store_now_ms(void);
+
+#endif

@@ -1,0 +1,93 @@
+# Shared helpers for end-to-end tests: real ticketbridge and btsim processes
+# over loopback, a real SQLite file, curl as the client.
+# Environment (set by ctest): TB_BIN, BTSIM_BIN, TB_TEST_TMP, TB_TEST_DATA.
+set -u
+
+PASS=0
+FAIL=0
+PIDS=()
+TB_BIN=${TB_BIN:?TB_BIN not set}
+BTSIM_BIN=${BTSIM_BIN:-}
+mkdir -p "${TB_TEST_TMP:=/tmp}"
+WORK=$(mktemp -d "$TB_TEST_TMP/e2e.XXXXXX")
+DB="$WORK/tb.db"
+
+ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
+not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
+expect_eq() { if [ "$2" == "$3" ]; then ok "$1"; else not_ok "$1 (expected '$3', got '$2')"; fi; }
+expect_match() { if printf '%s' "$2" | grep -Eq -- "$3"; then ok "$1"; else not_ok "$1 (no match for /$3/ in: $(printf '%s' "$2" | head -c 400))"; fi; }
+
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  if [ "$FAIL" -ne 0 ]; then
+    for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "--- $f (tail)"; tail -n 30 "$f"; }; done
+  fi
+}
+trap cleanup EXIT
+
+finish() {
+  echo "$PASS passed, $FAIL failed"
+  [ "$FAIL" -eq 0 ]
+  exit $?
+}
+
+# Waits (bounded) for a non-empty file.
+wait_file() {
+  local i
+  for i in $(seq 1 200); do [ -s "$1" ] && return 0; sleep 0.05; done
+  return 1
+}
+
+# Polls a command until it succeeds, at most $1 seconds.
+wait_until() {
+  local limit=$1; shift
+  local end=$((SECONDS + limit))
+  while [ $SECONDS -lt $end ]; do "$@" && return 0; sleep 0.1; done
+  "$@"
+}
+
+tb() { "$TB_BIN" --db "$DB" "$@"; }
+sql() { sqlite3 -batch -noheader "file:$DB?mode=ro" "$@"; }
+
+tb_init() { tb init "$@" >"$WORK/init.out" 2>&1 || { cat "$WORK/init.out"; not_ok "ticketbridge init"; finish; }; }
+
+tb_start() {
+  rm -f "$WORK/tb.port"
+  "$TB_BIN" --db "$DB" serve --port 0 --port-file "$WORK/tb.port" "$@" >>"$WORK/tb.log" 2>&1 &
+  TB_PID=$!
+  PIDS+=("$TB_PID")
+  wait_file "$WORK/tb.port" || { not_ok "ticketbridge started"; finish; }
+  TB_PORT=$(cat "$WORK/tb.port")
+  TB_URL="http://127.0.0.1:$TB_PORT"
+}
+
+# Stops ticketbridge with SIGTERM; its exit status lands in TB_EXIT.
+# (Not usable inside $(...): a subshell cannot wait for our child.)
+tb_stop() {
+  kill -TERM "$TB_PID"
+  TB_EXIT=0
+  wait "$TB_PID" || TB_EXIT=$?
+}
+
+btsim_start() {
+  rm -f "$WORK/btsim.port"
+  "$BTSIM_BIN" --listen 127.0.0.1:0 --port-file "$WORK/btsim.port" "$@" >>"$WORK/btsim.log" 2>&1 &
+  BTSIM_PID=$!
+  PIDS+=("$BTSIM_PID")
+  wait_file "$WORK/btsim.port" || { not_ok "btsim started"; finish; }
+  BTSIM_PORT=$(cat "$WORK/btsim.port")
+  BTSIM_URL="http://127.0.0.1:$BTSIM_PORT"
+}
+
+# http METHOD URL [curl args...]: sets HTTP_STATUS and HTTP_BODY.
+http() {
+  local method=$1 url=$2; shift 2
+  HTTP_STATUS=$(curl -s -o "$WORK/body" -w '%{http_code}' -X "$method" --max-time 20 "$@" "$url")
+  HTTP_BODY=$(cat "$WORK/body")
+}
+
+# JSON field via python3 (stdlib only).
+json_get() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); 
+for k in sys.argv[2].split("."): d=d[int(k)] if isinstance(d,list) else d[k]
+print(d)' "$1" "$2" 2>/dev/null; }
