@@ -223,27 +223,40 @@ tb_err bt_form_parse_json(const char *body, size_t len, bt_form *out, char *err,
     return e;
 }
 
+/* True when the raw (still encoded) name decodes to the token's name. */
+static bool is_token_name(const char *raw, size_t n)
+{
+    char name[BT_FORM_MAX_NAME * 3 + 1];
+    if (n >= sizeof name)
+        return false;
+    memcpy(name, raw, n);
+    name[n] = '\0';
+    decode(name);
+    return !strcmp(name, BT_OUTBOUND_TOKEN_PARAM);
+}
+
 char *bt_form_redact_token(const char *body, size_t len, size_t *outlen)
 {
     tb_buf b;
     tb_buf_init(&b, 0);
     size_t i = 0;
-    const size_t plen = strlen(BT_OUTBOUND_TOKEN_PARAM);
     bool first = true;
     while (i < len) {
         size_t j = i;
         while (j < len && body[j] != '&')
             j++;
-        bool is_token = j - i >= plen && !memcmp(body + i, BT_OUTBOUND_TOKEN_PARAM, plen) &&
-                        (j - i == plen || body[i + plen] == '=');
         if (j > i) {
+            const char *eq = memchr(body + i, '=', j - i);
+            size_t nlen = eq ? (size_t)(eq - (body + i)) : j - i;
             if (!first)
                 tb_buf_append(&b, "&", 1);
             first = false;
-            if (is_token)
-                tb_buf_appends(&b, BT_OUTBOUND_TOKEN_PARAM "=REDACTED");
-            else
+            if (is_token_name(body + i, nlen)) {
+                tb_buf_append(&b, body + i, nlen);
+                tb_buf_appends(&b, "=REDACTED");
+            } else {
                 tb_buf_append(&b, body + i, j - i);
+            }
         }
         i = j + 1;
     }
@@ -253,4 +266,25 @@ char *bt_form_redact_token(const char *body, size_t len, size_t *outlen)
     }
     *outlen = b.len;
     return tb_buf_take(&b);
+}
+
+char *bt_json_redact_token(const char *body, size_t len, size_t *outlen)
+{
+    json_t *root = json_loadb(body, len, 0, NULL);
+    char *out = NULL;
+    if (root && json_is_object(root) && json_object_get(root, BT_OUTBOUND_TOKEN_PARAM)) {
+        json_object_set_new(root, BT_OUTBOUND_TOKEN_PARAM, json_string("REDACTED"));
+        out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (out)
+            *outlen = strlen(out);
+    } else {
+        out = malloc(len + 1);
+        if (out) {
+            memcpy(out, body, len);
+            out[len] = '\0';
+            *outlen = len;
+        }
+    }
+    json_decref(root);
+    return out;
 }

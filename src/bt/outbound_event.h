@@ -44,8 +44,12 @@ bool bt_event_ends_session(const char *event);
 bool bt_valid_event_name(const char *s);
 bool bt_valid_lsid(const char *s);
 
-/* Re-encodes the body without the token parameter (for storage), when the
- * token was sent inside the body. Returns a malloc'd string or NULL (OOM). */
+/* The body as it may be stored: the token parameter's value replaced by
+ * REDACTED wherever its (decoded) name appears. Returns a malloc'd string or
+ * NULL (OOM). */
 char *bt_form_redact_token(const char *body, size_t len, size_t *outlen);
+/* The same for a JSON object body; a body that is not a JSON object is
+ * returned unchanged (it was refused and holds no parsed token). */
+char *bt_json_redact_token(const char *body, size_t len, size_t *outlen);
 
 #endif

@@ -19,10 +19,11 @@ static tb_err parse_entry(const char *s, size_t len, tb_ipacl_entry *e)
     long prefix = -1;
     if (slash) {
         *slash = '\0';
-        char *end;
-        prefix = strtol(slash + 1, &end, 10);
-        if (end == slash + 1 || *end || prefix < 0)
+        const char *digits = slash + 1;
+        /* digits only: strtol would take "-0" or " +8" */
+        if (!*digits || strspn(digits, "0123456789") != strlen(digits) || strlen(digits) > 3)
             return TB_ERR_INVALID;
+        prefix = strtol(digits, NULL, 10);
     }
     memset(e, 0, sizeof *e);
     if (inet_pton(AF_INET, tmp, e->addr) == 1) {

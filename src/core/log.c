@@ -109,6 +109,10 @@ const char *tb_log_quote(char *out, size_t outsz, const char *s)
         snprintf(out, outsz, "%s", s);
         return out;
     }
+    if (outsz < 3) {            /* no room for "" plus NUL */
+        out[0] = '\0';
+        return out;
+    }
     out[o++] = '"';
     for (const unsigned char *p = (const unsigned char *)s; *p && o + 5 < outsz; p++) {
         if (*p == '"' || *p == '\\') {

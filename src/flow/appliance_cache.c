@@ -21,6 +21,8 @@ struct appliance_cache {
 
 void appliance_host_of(const char *hostname, char *out, size_t outsz)
 {
+    if (!outsz)
+        return;
     const char *p = strstr(hostname, "://");
     p = p ? p + 3 : hostname;
     const char *at = strchr(p, '@');

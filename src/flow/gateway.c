@@ -214,10 +214,16 @@ void gateway_stop(tb_gateway *g)
     if (!g)
         return;
     tb_http_quiesce(g->http);
-    /* Requests already received finish: the writer keeps committing, and
-     * suspended requests get their answers. */
-    for (int waited = 0; tb_http_inflight(g->http) && waited < STOP_DRAIN_MS; waited += 10)
-        usleep(10000);
+    /* Requests already waiting for their commit get their answers (the
+     * writer keeps running); new ones are answered 503 and retried by the
+     * appliance. */
+    if (!tb_http_drain(g->http, STOP_DRAIN_MS)) {
+        /* Only a wedged disk gets here; libmicrohttpd would abort on stop
+         * with suspended connections, so leave it running and exit. */
+        TB_LOGE("requests still waiting for their commit at shutdown", "%s", "");
+        tb_log_flush();
+        _exit(1);
+    }
     tb_http_stop(g->http);
     writer_stop(g->intake.writer);
     appliance_cache_close(g->intake.appliances);

@@ -97,6 +97,18 @@ static struct intake_write *intake_write_new(tb_http_req *req)
     return iw;
 }
 
+static bool is_json(tb_http_req *req)
+{
+    const char *ct = tb_http_header(req, "Content-Type");
+    return ct && !strncasecmp(ct, "application/json", 16);
+}
+
+/* The copy of the body that is stored: the token never is. */
+static char *storable_body(tb_http_req *req, const char *body, size_t len, size_t *outlen)
+{
+    return is_json(req) ? bt_json_redact_token(body, len, outlen) : bt_form_redact_token(body, len, outlen);
+}
+
 /* Records a refusal (without waiting for its commit) and answers it. */
 static void reject(tb_http_req *req, struct intake_write *iw, int64_t appliance_id, int status,
                    const char *message, const char *detail)
@@ -113,7 +125,7 @@ static void reject(tb_http_req *req, struct intake_write *iw, int64_t appliance_
     if (!iw->body && blen) {
         size_t keep = blen < INTAKE_REJECTED_BODY_KEEP ? blen : INTAKE_REJECTED_BODY_KEEP;
         size_t rlen;
-        char *red = bt_form_redact_token(body, keep, &rlen);
+        char *red = storable_body(req, body, keep, &rlen);
         iw->body = red;
         r->body = red;
         r->body_len = red ? rlen : 0;
@@ -197,11 +209,10 @@ void intake_handle(tb_http_req *req)
 
     size_t blen;
     const char *body = tb_http_body(req, &blen);
-    const char *ct = tb_http_header(req, "Content-Type");
     bt_form form;
     char perr[200];
     tb_err e;
-    if (ct && !strncasecmp(ct, "application/json", 16))
+    if (is_json(req))
         e = bt_form_parse_json(body, blen, &form, perr, sizeof perr);
     else
         e = bt_form_parse(body, blen, &form, perr, sizeof perr);
@@ -289,10 +300,8 @@ void intake_handle(tb_http_req *req)
     bool case_route = !strcmp(route, "crm_case");
     iw->event = strdup(event);
     iw->lsid = strdup(lsid);
-    if (bt_form_get(&form, BT_OUTBOUND_TOKEN_PARAM) && !(ct && !strncasecmp(ct, "application/json", 16))) {
-        size_t rlen;
-        iw->body = bt_form_redact_token(body, blen, &rlen);
-        r->body_len = rlen;
+    if (bt_form_get(&form, BT_OUTBOUND_TOKEN_PARAM)) {
+        iw->body = storable_body(req, body, blen, &r->body_len);
     } else {
         iw->body = malloc(blen + 1);
         if (iw->body) {
@@ -327,8 +336,12 @@ void intake_handle(tb_http_req *req)
     }
     dedup_key(a, route, &form, body, blen, iw->key);
     r->dedup_key = iw->key;
+    if (!tb_http_try_suspend(req)) {
+        intake_write_free(iw);
+        tb_http_reply_error(req, 503, "Shutting down, retry later", "the event was not stored");
+        goto out;
+    }
     iw->http = req;
-    tb_http_suspend(req);
     e = writer_submit(ctx->writer, &iw->w);
     if (e) {
         iw->http = NULL;

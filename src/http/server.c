@@ -41,6 +41,8 @@ struct tb_http_server {
     atomic_uint_fast64_t lat_count;
     atomic_uint_fast64_t lat_sum_us;
     atomic_uint_fast64_t inflight;
+    atomic_int suspended;           /* connections suspended, not yet resumed and replied */
+    atomic_bool draining;
     int port;
 };
 
@@ -158,10 +160,31 @@ void tb_http_reply_error(tb_http_req *req, int status, const char *message, cons
     tb_buf_free(&b);
 }
 
-void tb_http_suspend(tb_http_req *req)
+bool tb_http_try_suspend(tb_http_req *req)
 {
+    /* Count first, then look at the flag (both seq_cst): either the drain
+     * sees our count and waits, or we see its flag and back off. */
+    atomic_fetch_add(&req->srv->suspended, 1);
+    if (atomic_load(&req->srv->draining)) {
+        atomic_fetch_sub(&req->srv->suspended, 1);
+        return false;
+    }
     req->suspended = true;
     MHD_suspend_connection(req->conn);
+    return true;
+}
+
+bool tb_http_drain(tb_http_server *srv, int timeout_ms)
+{
+    atomic_store(&srv->draining, true);
+    for (int waited = 0; atomic_load(&srv->suspended) > 0; waited++) {
+        if (waited >= timeout_ms)
+            return false;
+        usleep(1000);
+    }
+    /* A resumed connection is back in its worker's lists once that worker
+     * has run the access handler again, which is where the count dropped. */
+    return true;
 }
 
 void tb_http_resume(tb_http_req *req)
@@ -355,6 +378,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (req->suspended) {
         /* resumed: the reply was set by another thread */
         req->suspended = false;
+        atomic_fetch_sub(&srv->suspended, 1);
         if (!req->status)
             tb_http_reply_error(req, 500, "Internal error", "request resumed without a reply");
         return send_reply(req);

@@ -59,6 +59,10 @@ tb_err tb_http_start(const tb_http_options *opt, tb_http_server **out);
 int tb_http_port(tb_http_server *srv);
 /* Stop accepting new connections; in-flight requests continue. */
 void tb_http_quiesce(tb_http_server *srv);
+/* From now on tb_http_try_suspend refuses; waits (at most timeout_ms) until
+ * no connection is suspended, since libmicrohttpd must not be stopped with
+ * suspended connections. Returns false on timeout. */
+bool tb_http_drain(tb_http_server *srv, int timeout_ms);
 /* Requests that have started but not completed. */
 uint64_t tb_http_inflight(tb_http_server *srv);
 void tb_http_stop(tb_http_server *srv);
@@ -91,7 +95,9 @@ void tb_http_reply(tb_http_req *req, int status, const char *content_type, const
 /* {"error":{"message":...,"detail":...},"status":"failure"} */
 void tb_http_reply_error(tb_http_req *req, int status, const char *message, const char *detail);
 void tb_http_reply_json(tb_http_req *req, int status, const char *json);
-void tb_http_suspend(tb_http_req *req);
+/* Suspends the connection until tb_http_resume; false (nothing suspended)
+ * once the server is draining: reply at once instead. */
+bool tb_http_try_suspend(tb_http_req *req);
 void tb_http_resume(tb_http_req *req);
 
 /* Per-request handler data freed when the request completes. */

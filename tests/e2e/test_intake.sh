@@ -60,7 +60,15 @@ expect_eq "PRA path accepted" "$HTTP_STATUS" 200
 # --- token carried in the body is accepted and never stored
 http POST "$EP" -d "event=support_conference_end&timestamp=5&lsid=tokbody&appliance_id=sim-1&outbound_event_token=$TOKEN"
 expect_eq "token in body accepted" "$HTTP_STATUS" 200
-expect_eq "token redacted in stored body" "$(sql "select count(*) from tb_incoming where body like '%$TOKEN%'")" 0
+http POST "$EP" -d "event=support_conference_end&timestamp=6&lsid=tokenc&appliance_id=sim-1&outbound%5Fevent%5Ftoken=$TOKEN"
+expect_eq "percent-encoded token name accepted" "$HTTP_STATUS" 200
+http POST "$EP" -H 'Content-Type: application/json' \
+  -d "{\"event\":\"support_conference_end\",\"timestamp\":7,\"lsid\":\"tokjson\",\"outbound_event_token\":\"$TOKEN\"}"
+expect_eq "token in a JSON body accepted" "$HTTP_STATUS" 200
+http POST "$EP" -H 'Content-Type: application/json' -d "{\"event\":\"support_conference_end\",\"lsid\":\"tokjsonbad\",\"outbound_event_token\":\"wrong-$TOKEN\"}"
+expect_eq "wrong token in a JSON body refused" "$HTTP_STATUS" 403
+expect_eq "token redacted in every stored body" "$(sql "select count(*) from tb_incoming where body like '%$TOKEN%'")" 0
+expect_eq "redaction marker stored" "$(sql "select count(*) from tb_incoming where body like '%REDACTED%'")" 4
 
 # --- every refusal: status, JSON error body, readable rejected record
 reject_case() { # name expected_status expected_reason_regex method url [curl args]

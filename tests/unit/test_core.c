@@ -447,6 +447,31 @@ static void test_ipacl_garbage(void **state)
     free(lng);
 }
 
+/* A prefix written "-0" is garbage like "-1"; strtol reads it as 0, so it
+ * must not be accepted as /0, which would accept every source address. */
+static void test_ipacl_negative_zero_prefix(void **state)
+{
+    (void)state;
+    tb_ipacl acl;
+    const char *bad = NULL;
+    tb_err e = tb_ipacl_parse("192.0.2.1/-0", &acl, &bad);
+    if (e == TB_OK) {
+        bool any = acl_match(&acl, "203.0.113.77");
+        unsigned prefix = acl.v[0].prefix;
+        tb_ipacl_free(&acl);
+        fail_msg("\"192.0.2.1/-0\" parsed as prefix /%u (matches 203.0.113.77: %s)", prefix,
+                 any ? "yes" : "no");
+    }
+    assert_int_equal(e, TB_ERR_INVALID);
+    e = tb_ipacl_parse("2001:db8::1/-0", &acl, &bad);
+    if (e == TB_OK) {
+        tb_ipacl_free(&acl);
+        fail_msg("\"2001:db8::1/-0\" accepted");
+    }
+    assert_int_equal(e, TB_ERR_INVALID);
+    assert_acl_invalid("10.0.0.1, 10.0.0.0/-0", 10);
+}
+
 static void test_sockaddr_str(void **state)
 {
     (void)state;
@@ -788,6 +813,7 @@ int main(void)
         cmocka_unit_test(test_ipacl_v4_mapped),
         cmocka_unit_test(test_ipacl_lists_and_separators),
         cmocka_unit_test(test_ipacl_garbage),
+        cmocka_unit_test(test_ipacl_negative_zero_prefix),
         cmocka_unit_test(test_sockaddr_str),
         cmocka_unit_test(test_config_defaults),
         cmocka_unit_test_setup_teardown(test_config_valid, conf_setup, conf_teardown),
