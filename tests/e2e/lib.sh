@@ -22,6 +22,9 @@ cleanup() {
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
   if [ "$FAIL" -ne 0 ]; then
     for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "--- $f (tail)"; tail -n 30 "$f"; }; done
+    echo "(files kept in $WORK)"
+  else
+    rm -rf "$WORK"
   fi
 }
 trap cleanup EXIT

@@ -67,8 +67,8 @@ http POST "$EP" -H 'Content-Type: application/json' \
 expect_eq "token in a JSON body accepted" "$HTTP_STATUS" 200
 http POST "$EP" -H 'Content-Type: application/json' -d "{\"event\":\"support_conference_end\",\"lsid\":\"tokjsonbad\",\"outbound_event_token\":\"wrong-$TOKEN\"}"
 expect_eq "wrong token in a JSON body refused" "$HTTP_STATUS" 403
-expect_eq "token redacted in every stored body" "$(sql "select count(*) from tb_incoming where body like '%$TOKEN%'")" 0
-expect_eq "redaction marker stored" "$(sql "select count(*) from tb_incoming where body like '%REDACTED%'")" 4
+expect_eq "token redacted in every stored body" "$(sql "select count(*) from tb_incoming where cast(body as text) like '%$TOKEN%'")" 0
+expect_eq "redaction marker stored" "$(sql "select count(*) from tb_incoming where cast(body as text) like '%REDACTED%'")" 4
 
 # --- every refusal: status, JSON error body, readable rejected record
 reject_case() { # name expected_status expected_reason_regex method url [curl args]
