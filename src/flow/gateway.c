@@ -72,11 +72,13 @@ static void metrics_extra(void *app, tb_buf *out)
                   "# HELP tb_writer_apply_seconds_total Time executing statements in batches.\n"
                   "# TYPE tb_writer_apply_seconds_total counter\ntb_writer_apply_seconds_total %.6f\n"
                   "# HELP tb_writer_commit_seconds_total Time in COMMIT (WAL write and fsync).\n"
-                  "# TYPE tb_writer_commit_seconds_total counter\ntb_writer_commit_seconds_total %.6f\n",
+                  "# TYPE tb_writer_commit_seconds_total counter\ntb_writer_commit_seconds_total %.6f\n"
+                  "# HELP tb_writer_reply_seconds_total Time answering committed requests.\n"
+                  "# TYPE tb_writer_reply_seconds_total counter\ntb_writer_reply_seconds_total %.6f\n",
                   (unsigned long long)ws.batches, (unsigned long long)ws.requests,
                   (unsigned long long)ws.failed_batches, (unsigned long long)ws.max_batch,
                   (unsigned long long)writer_pending(g->intake.writer), (double)ws.apply_us / 1e6,
-                  (double)ws.commit_us / 1e6);
+                  (double)ws.commit_us / 1e6, (double)ws.done_us / 1e6);
 }
 
 static void handle_metrics(tb_http_req *req)

@@ -9,10 +9,20 @@
 
 #include "core/log.h"
 
+/* A committed batch waiting for its replies. */
+struct done_batch {
+    tb_write_req *head;
+    struct done_batch *next;
+};
+
 struct tb_writer {
     pthread_t thread;
+    pthread_t reply_thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    pthread_cond_t reply_cv;
+    struct done_batch *done_head, *done_tail;   /* guarded by mu */
+    bool writer_exited;                          /* guarded by mu */
     tb_write_req *head, *tail;
     uint64_t pending;
     bool stopping;
@@ -37,6 +47,20 @@ static uint64_t mono_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void run_done(tb_writer *w, tb_write_req *batch)
+{
+    uint64_t t0 = mono_us();
+    /* done may free r: read next first */
+    for (tb_write_req *r = batch, *next; r; r = next) {
+        next = r->next;
+        r->done(r);
+    }
+    uint64_t t1 = mono_us();
+    pthread_mutex_lock(&w->mu);
+    w->stats.done_us += t1 - t0;
+    pthread_mutex_unlock(&w->mu);
 }
 
 static void commit_batch(tb_writer *w, tb_write_req *batch, uint64_t n)
@@ -83,11 +107,45 @@ static void commit_batch(tb_writer *w, tb_write_req *batch, uint64_t n)
         w->stats.max_batch = n;
     w->pending -= n;
     pthread_mutex_unlock(&w->mu);
-    /* done may free r: read next first */
-    for (tb_write_req *r = batch, *next; r; r = next) {
-        next = r->next;
-        r->done(r);
+    /* Replies (and the resumes behind them) go to the reply thread, so the
+     * next transaction starts while this batch is being answered. */
+    struct done_batch *db = malloc(sizeof *db);
+    if (!db) {
+        run_done(w, batch);     /* no memory for the hand-off: answer here */
+        return;
     }
+    db->head = batch;
+    db->next = NULL;
+    pthread_mutex_lock(&w->mu);
+    if (w->done_tail)
+        w->done_tail->next = db;
+    else
+        w->done_head = db;
+    w->done_tail = db;
+    pthread_cond_signal(&w->reply_cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void *reply_main(void *arg)
+{
+    tb_writer *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->done_head && !w->writer_exited)
+            pthread_cond_wait(&w->reply_cv, &w->mu);
+        struct done_batch *db = w->done_head;
+        if (!db)
+            break;              /* writer gone and nothing left */
+        w->done_head = db->next;
+        if (!w->done_head)
+            w->done_tail = NULL;
+        pthread_mutex_unlock(&w->mu);
+        run_done(w, db->head);
+        free(db);
+        pthread_mutex_lock(&w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
 }
 
 static void *writer_main(void *arg)
@@ -113,6 +171,8 @@ static void *writer_main(void *arg)
         commit_batch(w, batch, n);
         pthread_mutex_lock(&w->mu);
     }
+    w->writer_exited = true;
+    pthread_cond_signal(&w->reply_cv);
     pthread_mutex_unlock(&w->mu);
     return NULL;
 }
@@ -132,10 +192,25 @@ tb_err writer_start(const char *db_path, int batch_max, tb_writer **out)
     w->batch_max = batch_max > 0 ? batch_max : 512;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
-    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+    pthread_cond_init(&w->reply_cv, NULL);
+    if (pthread_create(&w->reply_thread, NULL, reply_main, w) != 0) {
         store_close(w->st);
         pthread_mutex_destroy(&w->mu);
         pthread_cond_destroy(&w->cv);
+        pthread_cond_destroy(&w->reply_cv);
+        free(w);
+        return TB_ERR_NOMEM;
+    }
+    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+        pthread_mutex_lock(&w->mu);
+        w->writer_exited = true;
+        pthread_cond_signal(&w->reply_cv);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->reply_thread, NULL);
+        store_close(w->st);
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+        pthread_cond_destroy(&w->reply_cv);
         free(w);
         return TB_ERR_NOMEM;
     }
@@ -245,9 +320,11 @@ void writer_stop(tb_writer *w)
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);
+    pthread_join(w->reply_thread, NULL);    /* every reply delivered */
     store_close(w->st);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
+    pthread_cond_destroy(&w->reply_cv);
     free(w);
 }
 

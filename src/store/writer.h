@@ -6,9 +6,11 @@
  *
  * Concurrency contract: writer_submit may be called from any thread. The
  * request memory (and every string it borrows) must stay valid until its done
- * callback has run; done runs on the writer thread after the batch's COMMIT
- * returned (rc == TB_OK: durable) or failed (rc != TB_OK: nothing of it is
- * stored). done must be quick and must not call writer_submit. */
+ * callback has run. done runs on the writer's reply thread, after the batch's
+ * COMMIT returned (rc == TB_OK: durable) or failed (rc != TB_OK: nothing of
+ * it is stored), in submission order; meanwhile the writer thread is already
+ * committing the next batch. done must be quick and must not call
+ * writer_submit. */
 #ifndef TB_STORE_WRITER_H
 #define TB_STORE_WRITER_H
 
@@ -37,6 +39,7 @@ typedef struct tb_writer_stats {
     uint64_t max_batch;
     uint64_t apply_us;          /* time executing statements */
     uint64_t commit_us;         /* time in COMMIT (WAL write + fsync) */
+    uint64_t done_us;           /* time in done callbacks (replies, resumes) */
 } tb_writer_stats;
 
 tb_err writer_start(const char *db_path, int batch_max, tb_writer **out);
