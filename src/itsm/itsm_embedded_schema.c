@@ -2,6 +2,7 @@
  * SQLite, plus sys_number (the number counters). Creation is idempotent
  * (IF NOT EXISTS / INSERT OR IGNORE) and runs in one transaction. No table
  * here starts with "tb_": that prefix belongs to the gateway's own store. */
+#include "core/sqlite_err.h"
 #include "itsm/itsm.h"
 #include "itsm/itsm_embedded_int.h"
 
@@ -187,28 +188,7 @@ static tb_err create_task_table(sqlite3 *db, const emb_task_meta *m, const char 
 
 tb_err emb_err(int rc)
 {
-    switch (rc & 0xff) {
-    case SQLITE_OK:
-    case SQLITE_DONE:
-    case SQLITE_ROW:
-        return TB_OK;
-    case SQLITE_NOMEM:
-        return TB_ERR_NOMEM;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return TB_ERR_BUSY;
-    case SQLITE_TOOBIG:
-        return TB_ERR_TOO_LARGE;
-    case SQLITE_CONSTRAINT:
-        return (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-                   ? TB_ERR_EXISTS : TB_ERR_INVALID;
-    case SQLITE_CANTOPEN:
-    case SQLITE_IOERR:
-    case SQLITE_FULL:
-        return TB_ERR_IO;
-    default:
-        return TB_ERR_DB;
-    }
+    return tb_sqlite_err(rc);
 }
 
 tb_err emb_configure(sqlite3 *db)

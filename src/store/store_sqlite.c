@@ -1,5 +1,6 @@
 /* Connection management and schema of the gateway's SQLite store. */
 #include "store/store_sqlite.h"
+#include "core/sqlite_err.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -61,35 +62,7 @@ static const char *const schema_sql =
 
 tb_err store_rc(int rc)
 {
-    switch (rc) {
-    case SQLITE_OK:
-    case SQLITE_DONE:
-    case SQLITE_ROW:
-        return TB_OK;
-    case SQLITE_NOMEM:
-        return TB_ERR_NOMEM;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return TB_ERR_BUSY;
-    case SQLITE_CONSTRAINT:
-        return TB_ERR_EXISTS;
-    case SQLITE_TOOBIG:
-        return TB_ERR_TOO_LARGE;
-    case SQLITE_IOERR:
-    case SQLITE_FULL:
-    case SQLITE_CANTOPEN:
-    case SQLITE_READONLY:
-        return TB_ERR_IO;
-    default:
-        return TB_ERR_DB;
-    }
-}
-
-int64_t store_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return tb_sqlite_err(rc);
 }
 
 tb_err store_open(const char *path, int flags, tb_store **out)
@@ -110,7 +83,7 @@ tb_err store_open(const char *path, int flags, tb_store **out)
         return e;
     }
     sqlite3_busy_timeout(st->db, 5000);
-    sqlite3_extended_result_codes(st->db, 0);
+    sqlite3_extended_result_codes(st->db, 1);
     tb_err e = TB_OK;
     if (!(flags & STORE_READ_ONLY))
         e = store_exec(st, "PRAGMA journal_mode=WAL;");

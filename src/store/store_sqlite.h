@@ -23,6 +23,5 @@ tb_err store_stmt(tb_store *st, int slot, const char *sql, sqlite3_stmt **out);
 tb_err store_rc(int sqlite_rc);
 /* Copies a column as malloc'd string ("" for NULL); NULL on OOM. */
 char *store_col_strdup(sqlite3_stmt *s, int col);
-int64_t store_now_ms(void);
 
 #endif
