@@ -21,6 +21,7 @@ static const struct {
     {"ticket", cli_ticket, "create|show|list|note tickets in the embedded ticket store"},
     {"ci", cli_ci, "add|list configuration items in the embedded ticket store"},
     {"user", cli_user, "add|list users in the embedded ticket store"},
+    {"parse-report", cli_parse_report, "print a session report file as normalized JSON, without storing it"},
 };
 
 static void usage(FILE *fp)

@@ -20,6 +20,7 @@ int cli_account(tb_cli *, int argc, char **argv);
 int cli_ticket(tb_cli *, int argc, char **argv);
 int cli_ci(tb_cli *, int argc, char **argv);
 int cli_user(tb_cli *, int argc, char **argv);
+int cli_parse_report(tb_cli *, int argc, char **argv);
 
 /* Shared helpers for commands (cli_util.c). */
 int cli_usage_error(const char *usage_line);      /* prints "usage: ...", returns 2 */
