@@ -11,7 +11,35 @@
 #include "store/store.h"
 
 #define INCOMING_USAGE "ticketbridge incoming [--status accepted|ignored|duplicate|rejected] [--limit N] [--show ID]"
-#define JOBS_USAGE "ticketbridge jobs [--state queued|running|done|failed] [--limit N]"
+#define JOBS_USAGE "ticketbridge jobs [--state queued|running|done|failed] [--limit N] | jobs retry ID | jobs retry --failed"
+
+/* jobs retry ID | --failed: back to the queue (a running daemon picks them
+ * up at its next poll). */
+static int jobs_retry(tb_cli *cli, int argc, char **argv)
+{
+    int64_t id = 0;
+    if (argc != 3)
+        return cli_usage_error(JOBS_USAGE);
+    if (strcmp(argv[2], "--failed")) {
+        char *end;
+        id = strtoll(argv[2], &end, 10);
+        if (*end || id < 1)
+            return cli_fail("jobs retry: expected a job id or --failed, got '%s'", argv[2]);
+    }
+    tb_store *st;
+    tb_err e = store_open(cli->cfg.database, 0, &st);
+    if (e)
+        return cli_fail("cannot open database %s: %s", cli->cfg.database, tb_strerror(e));
+    int64_t n = 0;
+    e = store_job_requeue(st, id, (int64_t)time(NULL), &n);
+    store_close(st);
+    if (e)
+        return cli_fail("cannot re-queue: %s", tb_strerror(e));
+    if (id && !n)
+        return cli_fail("job %lld is not failed or done (or does not exist)", (long long)id);
+    printf("%lld job%s queued again\n", (long long)n, n == 1 ? "" : "s");
+    return 0;
+}
 
 static int open_ro(tb_cli *cli, tb_store **st)
 {
@@ -131,6 +159,8 @@ int cli_incoming(tb_cli *cli, int argc, char **argv)
 
 int cli_jobs(tb_cli *cli, int argc, char **argv)
 {
+    if (argc >= 2 && !strcmp(argv[1], "retry"))
+        return jobs_retry(cli, argc, argv);
     tb_job_filter f = {.limit = 50};
     static const struct option opts[] = {
         {"state", required_argument, 0, 's'},

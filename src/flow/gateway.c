@@ -56,6 +56,15 @@ static void metrics_extra(void *app, tb_buf *out)
                       (long long)jc.queued, (long long)jc.running, (long long)jc.done, (long long)jc.failed,
                       (long long)jc.queued);
     }
+    workers_stats js;
+    workers_get_stats(g->intake.jobs, &js);
+    tb_buf_printf(out,
+                  "# HELP tb_job_outcomes_total Jobs run by this process, by outcome.\n"
+                  "# TYPE tb_job_outcomes_total counter\n"
+                  "tb_job_outcomes_total{outcome=\"done\"} %llu\n"
+                  "tb_job_outcomes_total{outcome=\"retry\"} %llu\n"
+                  "tb_job_outcomes_total{outcome=\"failed\"} %llu\n",
+                  js.done, js.retried, js.failed);
     tb_writer_stats ws;
     writer_stats(g->intake.writer, &ws);
     tb_buf_printf(out,
@@ -149,6 +158,11 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
         snprintf(err, errsz, "cannot start the database writer (%s)", tb_strerror(e));
         goto fail;
     }
+    workers_opts wo = {.threads = cfg->workers};
+    if ((e = workers_new(g->intake.writer, &wo, &g->intake.jobs)) || (e = workers_start(g->intake.jobs))) {
+        snprintf(err, errsz, "cannot start the job workers (%s)", tb_strerror(e));
+        goto fail;
+    }
     if (cfg->tls_cert[0]) {
         if (!(cert = read_file(cfg->tls_cert, err, errsz)) || !(key = read_file(cfg->tls_key, err, errsz))) {
             e = TB_ERR_CONFIG;
@@ -187,6 +201,7 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
 fail:
     free(cert);
     free(key);
+    workers_stop(g->intake.jobs);
     writer_stop(g->intake.writer);
     appliance_cache_close(g->intake.appliances);
     store_close(g->reader);
@@ -227,6 +242,7 @@ void gateway_stop(tb_gateway *g)
         _exit(1);
     }
     tb_http_stop(g->http);
+    workers_stop(g->intake.jobs);      /* running jobs finish; they need the writer */
     writer_stop(g->intake.writer);
     appliance_cache_close(g->intake.appliances);
     store_checkpoint(g->checkpointer);

@@ -30,6 +30,7 @@ const tb_route intake_routes[] = {
 struct intake_write {
     tb_write_req w;
     tb_http_req *http;          /* non-NULL while the request waits, suspended */
+    workers *jobs;
     char route[64];
     char method[16];
     char source_ip[64];
@@ -57,6 +58,8 @@ static void on_committed(tb_write_req *w)
     if (w->rc)
         TB_LOGE("incoming request not stored", "route=%s event=%s lsid=%s err=\"%s\"", iw->route,
                 iw->event ? iw->event : "-", iw->lsid ? iw->lsid : "-", tb_strerror(w->rc));
+    if (!w->rc && w->res.job_id)
+        workers_notify(iw->jobs);
     if (iw->http) {
         tb_http_req *req = iw->http;
         if (w->rc) {
@@ -88,6 +91,7 @@ static struct intake_write *intake_write_new(tb_http_req *req)
     iw->content_type = ct ? strndup(ct, 200) : NULL;
     iw->w.kind = WRITE_INTAKE;
     iw->w.done = on_committed;
+    iw->jobs = ((intake_ctx *)tb_http_app(req))->jobs;
     tb_intake_rec *r = &iw->w.rec;
     r->received_ms = 0;
     r->route = iw->route;

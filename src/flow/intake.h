@@ -6,6 +6,7 @@
 #define TB_FLOW_INTAKE_H
 
 #include "flow/appliance_cache.h"
+#include "flow/workers.h"
 #include "http/server.h"
 #include "store/writer.h"
 
@@ -16,6 +17,7 @@
 typedef struct intake_ctx {
     tb_writer *writer;
     appliance_cache *appliances;
+    workers *jobs;                  /* woken when a job is committed; may be NULL */
     /* Benchmark baseline only: validate, then answer 200 WITHOUT storing.
      * Breaks the "200 means stored" contract on purpose; never in service. */
     bool bench_no_store;

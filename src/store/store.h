@@ -153,6 +153,31 @@ typedef struct tb_job_counts {
 } tb_job_counts;
 tb_err store_job_counts(tb_store *st, tb_job_counts *out);
 
+/* ---- job queue (workers claim through the writer; see flow/workers.h) ---- */
+typedef struct tb_job_claim {
+    int64_t id;
+    char kind[32];
+    int64_t appliance_id;           /* 0 = none */
+    char lsid[65];
+    int64_t incoming_id;
+    int attempts;                   /* including this one */
+} tb_job_claim;
+
+#define STORE_JOB_KINDS_MAX 16
+
+/* Marks the oldest due queued job of one of kinds running and returns it;
+ * TB_ERR_NOT_FOUND when there is none. */
+tb_err store_job_claim(tb_store *st, const char *const *kinds, size_t nkinds, int64_t now,
+                       tb_job_claim *out);
+/* state: "done", "failed", or "queued" again with run_after (a retry). */
+tb_err store_job_finish(tb_store *st, int64_t id, const char *state, int64_t run_after,
+                        const char *last_error, int64_t now);
+/* Failed (or, with id, that one failed or done job) back to queued;
+ * *count = jobs re-queued. */
+tb_err store_job_requeue(tb_store *st, int64_t id, int64_t now, int64_t *count);
+/* After a crash: jobs left running go back to queued. */
+tb_err store_job_recover(tb_store *st, int64_t now, int64_t *count);
+
 /* ---- accounts: who may log in to ticketbridge ---- */
 tb_err store_account_add(tb_store *st, const char *username, const char *password_hash,
                          const char *roles);

@@ -38,6 +38,8 @@ static tb_err run_one(tb_store *st, tb_write_req *r)
         return store_intake_apply(st, &r->rec, &r->res);
     case WRITE_PING:
         return store_touch(st);
+    case WRITE_FN:
+        return r->fn(st, r->fn_arg);
     }
     return TB_ERR_INVALID;
 }
@@ -262,7 +264,7 @@ static void sync_done(tb_write_req *r)
     }
 }
 
-tb_err writer_run_sync(tb_writer *w, tb_write_kind kind, int timeout_ms)
+static tb_err run_sync(tb_writer *w, tb_write_kind kind, tb_write_fn fn, void *arg, int timeout_ms)
 {
     struct sync_req *s = calloc(1, sizeof *s);
     if (!s)
@@ -270,6 +272,8 @@ tb_err writer_run_sync(tb_writer *w, tb_write_kind kind, int timeout_ms)
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     s->req.kind = kind;
+    s->req.fn = fn;
+    s->req.fn_arg = arg;
     s->req.done = sync_done;
     s->req.arg = s;
     tb_err e = writer_submit(w, &s->req);
@@ -309,6 +313,16 @@ tb_err writer_run_sync(tb_writer *w, tb_write_kind kind, int timeout_ms)
     pthread_cond_destroy(&s->cv);
     free(s);
     return e;
+}
+
+tb_err writer_run_sync(tb_writer *w, tb_write_kind kind, int timeout_ms)
+{
+    return run_sync(w, kind, NULL, NULL, timeout_ms);
+}
+
+tb_err writer_call(tb_writer *w, tb_write_fn fn, void *arg)
+{
+    return run_sync(w, WRITE_FN, fn, arg, 0);
 }
 
 void writer_stop(tb_writer *w)

@@ -17,12 +17,19 @@
 #include <stdint.h>
 #include "store/store.h"
 
-typedef enum { WRITE_INTAKE, WRITE_PING } tb_write_kind;
+typedef enum { WRITE_INTAKE, WRITE_PING, WRITE_FN } tb_write_kind;
+
+/* A function run inside the writer's transaction (WRITE_FN). It must only
+ * use st, and must leave nothing half-done on error: the writer then rolls
+ * the batch back and re-runs each request in a transaction of its own. */
+typedef tb_err (*tb_write_fn)(tb_store *st, void *arg);
 
 typedef struct tb_write_req tb_write_req;
 struct tb_write_req {
     tb_write_kind kind;
     tb_intake_rec rec;                  /* WRITE_INTAKE input */
+    tb_write_fn fn;                     /* WRITE_FN */
+    void *fn_arg;
     tb_err rc;                          /* output */
     tb_intake_result res;               /* output */
     void (*done)(tb_write_req *req);
@@ -49,6 +56,10 @@ tb_err writer_submit(tb_writer *w, tb_write_req *req);
  * request is still processed later, so req must not live on the caller's
  * stack: this function copies it. Returns the request's rc or TB_ERR_TIMEOUT. */
 tb_err writer_run_sync(tb_writer *w, tb_write_kind kind, int timeout_ms);
+/* Runs fn(st, arg) in the writer's next batch and waits for its commit.
+ * Returns fn's result, or the commit's error. No timeout: arg stays the
+ * caller's and must outlive the call, which this guarantees by waiting. */
+tb_err writer_call(tb_writer *w, tb_write_fn fn, void *arg);
 /* Commits everything already queued, then stops the thread and closes. */
 void writer_stop(tb_writer *w);
 void writer_stats(tb_writer *w, tb_writer_stats *out);

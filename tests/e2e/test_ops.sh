@@ -31,6 +31,11 @@ tb appliance remove Nope >/dev/null 2>&1; expect_eq "remove unknown appliance fa
 out=$(tb appliance add "$(printf 'bad\tname')" 2>&1); expect_match "control characters in names refused" "$out" "control character"
 out=$(tb jobs --state weird 2>&1); expect_match "bad job state refused" "$out" "queued, running"
 out=$(tb incoming --limit 0 2>&1); expect_match "bad limit refused" "$out" "1-100000"
+out=$(tb jobs retry --failed); expect_match "jobs retry --failed with none failed" "$out" "^0 jobs queued again"
+out=$(tb jobs retry 424242 2>&1); rc=$?
+expect_eq "jobs retry of an unknown job fails" "$rc" 1
+expect_match "jobs retry explains" "$out" "not failed or done"
+out=$(tb jobs retry abc 2>&1); expect_match "jobs retry rejects a non-number" "$out" "expected a job id"
 
 # --- secrets: encrypted at rest, never printed
 SECRET="client-secret-$RANDOM-$RANDOM"
