@@ -52,6 +52,10 @@ static void entry_free(appliance_entry *e)
     free(e->host);
     free(e->guid);
     tb_secret_free(e->outbound_token);
+    tb_secret_free(e->client_secret);
+    free(e->hostname);
+    free(e->client_id);
+    free(e->events_to_import);
     tb_ipacl_free(&e->accepted);
 }
 
@@ -89,8 +93,15 @@ static tb_err build(appliance_cache *c, appliance_snapshot **out)
         a->host = strdup(host);
         a->guid = strdup(r->appliance_guid);
         a->enabled = r->integration_enabled;
+        a->hostname = strdup(r->hostname);
+        a->client_id = strdup(r->client_id);
+        a->events_to_import = strdup(r->events_to_import);
+        a->import_external_sessions = r->import_external_sessions;
+        a->auto_associate_user = r->auto_associate_user;
+        a->auto_associate_ci = r->auto_associate_ci;
         s->n = i + 1;
-        if (!a->name || !a->product || !a->host || !a->guid) {
+        if (!a->name || !a->product || !a->host || !a->guid || !a->hostname || !a->client_id ||
+            !a->events_to_import) {
             e = TB_ERR_NOMEM;
             break;
         }
@@ -98,6 +109,13 @@ static tb_err build(appliance_cache *c, appliance_snapshot **out)
             e = tb_secret_open(&c->key, r->outbound_token_sealed, &a->outbound_token);
             if (e) {
                 TB_LOGE("cannot decrypt outbound event token", "appliance=%s", r->name);
+                break;
+            }
+        }
+        if (r->client_secret_sealed[0]) {
+            e = tb_secret_open(&c->key, r->client_secret_sealed, &a->client_secret);
+            if (e) {
+                TB_LOGE("cannot decrypt OAuth client secret", "appliance=%s", r->name);
                 break;
             }
         }
@@ -217,4 +235,34 @@ const appliance_entry *appliance_find_id(const appliance_snapshot *s, const char
         if (s->v[i].host[0] && !strcasecmp(s->v[i].host, host))
             return &s->v[i];
     return NULL;
+}
+
+const appliance_entry *appliance_find_row(const appliance_snapshot *s, int64_t id)
+{
+    for (size_t i = 0; s && i < s->n; i++)
+        if (s->v[i].id == id)
+            return &s->v[i];
+    return NULL;
+}
+
+bool appliance_imports_event(const appliance_entry *a, const char *event_type)
+{
+    const char *list = a->events_to_import;
+    if (!list || !*list)
+        return true;
+    size_t n = strlen(event_type);
+    for (const char *p = list; *p;) {
+        while (*p == ',' || *p == ' ')
+            p++;
+        const char *end = p;
+        while (*end && *end != ',')
+            end++;
+        const char *last = end;
+        while (last > p && last[-1] == ' ')
+            last--;
+        if ((size_t)(last - p) == n && !strncasecmp(p, event_type, n))
+            return true;
+        p = end;
+    }
+    return false;
 }

@@ -26,6 +26,14 @@ typedef struct appliance_entry {
     char *outbound_token;   /* plaintext, wiped on free; NULL when not set */
     bool enabled;
     tb_ipacl accepted;      /* n == 0: any source */
+    /* for the importer */
+    char *hostname;         /* as configured: host, host:port or URL */
+    char *client_id;
+    char *client_secret;    /* plaintext, wiped on free; NULL when not set */
+    char *events_to_import; /* comma-separated; "" = all */
+    bool import_external_sessions;
+    bool auto_associate_user;
+    bool auto_associate_ci;
 } appliance_entry;
 
 typedef struct appliance_snapshot {
@@ -44,6 +52,9 @@ appliance_snapshot *appliance_cache_acquire(appliance_cache *c);
 void appliance_cache_release(appliance_cache *c, appliance_snapshot *s);
 
 const appliance_entry *appliance_find_name(const appliance_snapshot *s, const char *name);
+const appliance_entry *appliance_find_row(const appliance_snapshot *s, int64_t id);
+/* Whether the appliance's Events to Import list keeps this event type. */
+bool appliance_imports_event(const appliance_entry *a, const char *event_type);
 /* By the appliance_id an event carries: guid first, then host name. */
 const appliance_entry *appliance_find_id(const appliance_snapshot *s, const char *appliance_id);
 

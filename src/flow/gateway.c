@@ -8,7 +8,9 @@
 
 #include "core/log.h"
 #include "core/secret.h"
+#include "flow/import.h"
 #include "flow/intake.h"
+#include "http/client.h"
 #include "store/store.h"
 
 #define MAX_GATEWAY_ROUTES 32
@@ -21,6 +23,7 @@ struct tb_gateway {
     pthread_mutex_t read_mu;        /* guards reader */
     tb_store *reader;
     tb_store *checkpointer;         /* main thread only (gateway_tick) */
+    import_ctx *import;
     tb_route routes[MAX_GATEWAY_ROUTES];
 };
 
@@ -158,8 +161,15 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
         snprintf(err, errsz, "cannot start the database writer (%s)", tb_strerror(e));
         goto fail;
     }
+    if ((e = tb_http_client_global_init())) {
+        snprintf(err, errsz, "cannot initialise libcurl (%s)", tb_strerror(e));
+        goto fail;
+    }
+    import_opts io = {.db_path = cfg->database, .appliances = g->intake.appliances, .writer = g->intake.writer};
     workers_opts wo = {.threads = cfg->workers};
-    if ((e = workers_new(g->intake.writer, &wo, &g->intake.jobs)) || (e = workers_start(g->intake.jobs))) {
+    if ((e = import_ctx_new(&io, &g->import)) || (e = workers_new(g->intake.writer, &wo, &g->intake.jobs)) ||
+        (e = workers_register(g->intake.jobs, IMPORT_JOB_KIND, import_job, g->import)) ||
+        (e = workers_start(g->intake.jobs))) {
         snprintf(err, errsz, "cannot start the job workers (%s)", tb_strerror(e));
         goto fail;
     }
@@ -202,6 +212,7 @@ fail:
     free(cert);
     free(key);
     workers_stop(g->intake.jobs);
+    import_ctx_free(g->import);
     writer_stop(g->intake.writer);
     appliance_cache_close(g->intake.appliances);
     store_close(g->reader);
@@ -243,6 +254,7 @@ void gateway_stop(tb_gateway *g)
     }
     tb_http_stop(g->http);
     workers_stop(g->intake.jobs);      /* running jobs finish; they need the writer */
+    import_ctx_free(g->import);
     writer_stop(g->intake.writer);
     appliance_cache_close(g->intake.appliances);
     store_checkpoint(g->checkpointer);

@@ -85,7 +85,7 @@ static struct intake_write *intake_write_new(tb_http_req *req)
     if (!iw)
         return NULL;
     snprintf(iw->route, sizeof iw->route, "%s", tb_http_route_name(req));
-    snprintf(iw->method, sizeof iw->method, "%s", tb_http_method(req));
+    snprintf(iw->method, sizeof iw->method, "%s", tb_http_req_method(req));
     snprintf(iw->source_ip, sizeof iw->source_ip, "%s", tb_http_peer_str(req));
     const char *ct = tb_http_header(req, "Content-Type");
     iw->content_type = ct ? strndup(ct, 200) : NULL;
@@ -206,7 +206,7 @@ void intake_handle(tb_http_req *req)
         return;
     }
     if (tb_http_refusal(req) == 405) {
-        snprintf(detail, sizeof detail, "%.16s is not allowed; outbound events are POSTed", tb_http_method(req));
+        snprintf(detail, sizeof detail, "%.16s is not allowed; outbound events are POSTed", tb_http_req_method(req));
         reject(req, NULL, 0, 405, "Method not allowed", detail);
         return;
     }

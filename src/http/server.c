@@ -193,7 +193,7 @@ void tb_http_resume(tb_http_req *req)
 }
 
 void *tb_http_app(tb_http_req *req) { return req->srv->opt.app; }
-const char *tb_http_method(tb_http_req *req) { return req->method; }
+const char *tb_http_req_method(tb_http_req *req) { return req->method; }
 const char *tb_http_path(tb_http_req *req) { return req->url; }
 const char *tb_http_route_name(tb_http_req *req) { return req->route ? req->route->name : "unmatched"; }
 int64_t tb_http_start_ns(tb_http_req *req) { return req->start_ns; }

@@ -71,7 +71,7 @@ void tb_http_metrics(tb_http_server *srv, tb_buf *out);
 
 /* ---- for handlers ---- */
 void *tb_http_app(tb_http_req *req);
-const char *tb_http_method(tb_http_req *req);
+const char *tb_http_req_method(tb_http_req *req);
 const char *tb_http_path(tb_http_req *req);
 const char *tb_http_route_name(tb_http_req *req);
 const char *tb_http_query(tb_http_req *req, const char *name);    /* NULL if absent */

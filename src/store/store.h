@@ -178,6 +178,54 @@ tb_err store_job_requeue(tb_store *st, int64_t id, int64_t now, int64_t *count);
 /* After a crash: jobs left running go back to queued. */
 tb_err store_job_recover(tb_store *st, int64_t now, int64_t *count);
 
+/* ---- imported sessions (F1) ----
+ * The store reads the parser's normalized model (bt/report.h) as plain data. */
+struct bt_session;
+struct bt_event;
+
+/* Where the importer linked the session; NULL/"" = not linked. */
+typedef struct tb_session_links {
+    const char *task_table;
+    const char *task_sys_id;
+    const char *task_number;
+    const char *ci_sys_id;
+    const char *user_sys_id;
+} tb_session_links;
+
+/* Decides which events are kept (the appliance's Events to Import). */
+typedef bool (*tb_event_filter)(const struct bt_event *e, void *ctx);
+
+/* Inserts or updates the session (appliance, lsid) and replaces all its
+ * children (users, events, file transfers, custom attributes), inside the
+ * caller's transaction: a re-import never duplicates a row. The work-note
+ * marker survives re-imports. *session_id = the session's row id;
+ * *work_note_done = whether a work note was already written for it. */
+tb_err store_session_save(tb_store *st, int64_t appliance_id, const char *product,
+                          const struct bt_session *s, const tb_session_links *links,
+                          tb_event_filter keep, void *keep_ctx, int64_t now, int64_t *session_id,
+                          bool *work_note_done);
+/* Records that the session's work note exists (idempotency of notes). */
+tb_err store_session_mark_noted(tb_store *st, int64_t session_id, int64_t now);
+
+typedef struct tb_session_row {
+    int64_t id;
+    char *appliance, *lsid, *product, *primary_rep, *primary_customer, *external_key;
+    char *task_table, *task_number, *task_sys_id, *ci_sys_id, *user_sys_id;
+    int64_t start_time, end_time, duration;
+    int64_t nevents, nusers, nfiles;
+    bool noted;
+} tb_session_row;
+
+typedef struct tb_session_filter {
+    const char *task_sys_id;        /* NULL = any */
+    const char *ci_sys_id;
+    const char *lsid;
+    size_t limit;                   /* newest first; default 50 */
+} tb_session_filter;
+
+tb_err store_session_list(tb_store *st, const tb_session_filter *f, tb_session_row **out, size_t *n);
+void tb_session_rows_free(tb_session_row *v, size_t n);
+
 /* ---- accounts: who may log in to ticketbridge ---- */
 tb_err store_account_add(tb_store *st, const char *username, const char *password_hash,
                          const char *roles);

@@ -44,7 +44,9 @@ if [ "${batches:-0}" -gt 0 ] && [ "$batches" -lt 3000 ]; then ok "commits were s
 sql "select lsid from tb_incoming" >/dev/null
 load "$EP" 20000 32 "$WORK/run2" &
 loader=$!
-sleep 1
+# SIGTERM once the second load is well under way (not after a fixed sleep)
+under_way() { [ "$(sql "select count(*) from tb_incoming where lsid like 'd%'")" -ge 3200 ]; }
+wait_until 30 under_way || not_ok "second load got under way"
 kill -TERM "$TB_PID"
 TB_EXIT=0; wait "$TB_PID" || TB_EXIT=$?
 wait "$loader"

@@ -24,13 +24,17 @@ delivered() { [ "$(json_get "$(curl -s "$BTSIM_URL/_btsim/stats")" events_delive
 wait_until 20 delivered && ok "btsim delivered 5 events" || not_ok "btsim delivered 5 events ($(curl -s "$BTSIM_URL/_btsim/stats"))"
 expect_eq "5 accepted incoming records" "$(sql "select count(*) from tb_incoming where status='accepted'")" 5
 expect_eq "1 duplicate from the lost ack" "$(sql "select count(*) from tb_incoming where status='duplicate'")" 1
-expect_eq "5 import jobs queued" "$(sql "select count(*) from tb_job where kind='session_import' and state='queued'")" 5
+expect_eq "5 import jobs created" "$(sql "select count(*) from tb_job where kind='session_import'")" 5
 expect_eq "jobs name 5 distinct sessions" "$(sql "select count(distinct lsid) from tb_job")" 5
 expect_eq "events attributed to Default" "$(sql "select count(*) from tb_incoming i join tb_appliance a on a.id=i.appliance_id where a.name='Default' and status='accepted'")" 5
 stored=$(sql "select body from tb_incoming where status='accepted' limit 1")
 expect_match "raw body stored" "$stored" "event=support_conference_end"
-out=$(tb jobs)
-expect_match "jobs lists queued imports" "$out" "queued 5"
+# This appliance has no API account, so the imports fail with a reason
+# that says what to fix (the import itself is tested in test_import.sh).
+failed_import() { [ "$(sql "select count(*) from tb_job where kind='session_import' and state='failed'")" -ge 5 ]; }
+wait_until 10 failed_import && ok "imports without an API account fail" || not_ok "imports without an API account fail"
+out=$(tb jobs --state failed)
+expect_match "jobs shows why" "$out" "no OAuth client id/secret"
 
 # --- a retry of the same event from curl: 200, duplicate, no new job
 body="event=support_conference_end&version=3&timestamp=1733240467&appliance_id=sim-1&lsid=0123456789abcdef0123456789abcdef&external_key=INC0010001"
