@@ -12,7 +12,10 @@ MB=${MB:-25}
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
   cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
-cmake --build "$BUILD" -j"$(nproc 2>/dev/null || echo 2)" --target report_parser_bench >/dev/null
+if ! log=$(cmake --build "$BUILD" -j"$(nproc 2>/dev/null || echo 2)" --target report_parser_bench 2>&1); then
+  echo "$log" >&2
+  exit 1
+fi
 BIN="$BUILD/bench/report_parser_bench"
 echo "build: $BUILD ($(grep -E '^CMAKE_BUILD_TYPE' "$BUILD/CMakeCache.txt" | cut -d= -f2)), $(nproc) CPUs"
 echo "== in-memory ${MB} MB"

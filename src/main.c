@@ -21,6 +21,9 @@ static const struct {
     {"ticket", cli_ticket, "create|show|list|note tickets in the embedded ticket store"},
     {"ci", cli_ci, "add|list configuration items in the embedded ticket store"},
     {"user", cli_user, "add|list users in the embedded ticket store"},
+    {"import", cli_import, "import one session now: --appliance NAME --lsid LSID"},
+    {"sessions", cli_sessions, "list imported sessions [--task NUMBER] [--ci NAME]"},
+    {"session", cli_session, "show one imported session with its events, users and files [--json]"},
     {"parse-report", cli_parse_report, "print a session report file as normalized JSON, without storing it"},
 };
 

@@ -32,7 +32,7 @@
 
 typedef struct bt_report_limits {
     size_t max_input_bytes;     /* whole document; default 64 MiB */
-    size_t max_depth;           /* element nesting; default 32 */
+    size_t max_depth;           /* element nesting; default 32, at most 1000 */
     size_t max_text;            /* text of one element or attribute; default 64 KiB */
     size_t max_chat_text;       /* text of an event <body> (chat); default 1 MiB */
     size_t max_events;          /* events per session; default 200000 */
@@ -190,8 +190,10 @@ tb_err bt_split_hostport(const char *s, char *addr, size_t addrsz, int *port);
 
 typedef struct bt_report_parser bt_report_parser;
 
-/* Called after each </session>; s and everything it points to are freed when
- * the callback returns. A non-zero return aborts parsing with that code. */
+/* Called after each </session>, from inside bt_report_parser_feed/finish; s
+ * and everything it points to are freed when the callback returns. A non-zero
+ * return aborts parsing with that code. The callback must not feed, finish or
+ * free the parser that called it. */
 typedef tb_err (*bt_session_cb)(const bt_session *s, void *ctx);
 typedef tb_err (*bt_summary_cb)(const bt_session_summary *s, void *ctx);
 

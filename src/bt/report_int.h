@@ -1,14 +1,20 @@
-/* Internals shared by report_parser.c (expat handlers, arena, limits) and
- * report_session.c (session assembly, derived data, helpers). */
+/* Internals shared by report_parser.c (expat handlers), report_api.c (public
+ * API, errors, arena) and report_session.c (session assembly, derived data,
+ * helpers). */
 #ifndef TB_BT_REPORT_INT_H
 #define TB_BT_REPORT_INT_H
 
 #include <expat.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "bt/report.h"
 
 #define REPORT_CHUNK (64 * 1024)
+
+/* Namespace separator: a URI containing it is rejected by expat (>= 2.4.5),
+ * and attribute normalisation turns a literal newline into a space. */
+#define NS_SEP '\n'
 
 typedef struct report_chunk {
     struct report_chunk *next;
@@ -62,10 +68,22 @@ struct bt_report_parser {
     char *api_err;              /* <error> text */
 };
 
+/* report_api.c. Errors: the first one sticks; it is stamped with the current
+ * line/column when pos is set and stops expat when raised inside a handler. */
+void report_failv(bt_report_parser *p, tb_err code, bool pos, const char *fmt, va_list ap);
 void report_fail(bt_report_parser *p, tb_err code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Session memory, counted against max_session_bytes; NULL/false after
+ * recording the error. */
+void *report_alloc(bt_report_parser *p, size_t n);
+const char *report_str(bt_report_parser *p, const char *s, size_t n);
 bool report_grow(bt_report_parser *p, void **arr, size_t *cap, size_t n, size_t esz);
 void report_arena_reset(bt_report_parser *p);
+
+/* report_parser.c: handlers and hardening on p->xp. */
+void report_parser_setup(bt_report_parser *p);
+
+/* report_session.c */
 
 void report_session_begin(bt_report_parser *p);
 void report_session_end(bt_report_parser *p);

@@ -7,23 +7,16 @@
  * whole. Leaf elements capture their text into one capped buffer; the end
  * handler stores it into the current session.
  *
- * Memory: everything a session points to lives in a chunked arena that is
- * reset after the session's callback; the users/events/values/files arrays
- * are reused between sessions. sess_bytes counts what one session retains and
- * is checked against max_session_bytes, so the peak is set by the limits and
- * the largest session, never by the size of the report. */
+ * Public API, errors and the per-session arena: report_api.c. Session
+ * assembly and derived data: report_session.c. */
 #include "bt/report.h"
 #include "bt/report_int.h"
 
 #include <expat.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Namespace separator: a URI containing it is rejected by expat (>= 2.4.5),
- * and attribute normalisation turns a literal newline into a space. */
-#define NS_SEP '\n'
 
 enum {
     EL_UNKNOWN = 0,
@@ -156,133 +149,6 @@ static int name_lookup(const bt_report_parser *p, const char *local, size_t n)
     return EL_UNKNOWN;
 }
 
-/* ---- errors ---- */
-
-/* Records the first error with the current position and stops expat. */
-static void failv(bt_report_parser *p, tb_err code, bool pos, const char *fmt, va_list ap)
-{
-    if (p->err)
-        return;
-    p->err = code;
-    int n = vsnprintf(p->errmsg, sizeof p->errmsg, fmt, ap);
-    if (pos && n >= 0 && (size_t)n < sizeof p->errmsg)
-        snprintf(p->errmsg + n, sizeof p->errmsg - (size_t)n, " (line %lu, column %lu)",
-                 (unsigned long)XML_GetCurrentLineNumber(p->xp),
-                 (unsigned long)XML_GetCurrentColumnNumber(p->xp) + 1);
-    if (p->in_handler)
-        XML_StopParser(p->xp, XML_FALSE);
-}
-
-static void fail(bt_report_parser *p, tb_err code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void fail(bt_report_parser *p, tb_err code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    failv(p, code, true, fmt, ap);
-    va_end(ap);
-}
-
-static void fail_nopos(bt_report_parser *p, tb_err code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void fail_nopos(bt_report_parser *p, tb_err code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    failv(p, code, false, fmt, ap);
-    va_end(ap);
-}
-
-/* ---- arena and accounting ---- */
-
-static bool account(bt_report_parser *p, size_t n)
-{
-    p->sess_bytes += n;
-    if (p->sess_bytes > p->lim.max_session_bytes) {
-        fail(p, TB_ERR_TOO_LARGE, "session %.64s needs more than %zu bytes (max_session_bytes)",
-             p->sess.lsid ? p->sess.lsid : "?", p->lim.max_session_bytes);
-        return false;
-    }
-    return true;
-}
-
-static void *arena_alloc(bt_report_parser *p, size_t n)
-{
-    n = (n + 7) & ~(size_t)7;
-    if (!account(p, n))
-        return NULL;
-    report_chunk *c = p->arena;
-    if (!c || c->size - c->used < n) {
-        size_t sz = n > REPORT_CHUNK / 4 ? n : REPORT_CHUNK;
-        c = malloc(sizeof *c + sz);
-        if (!c) {
-            fail(p, TB_ERR_NOMEM, "out of memory");
-            return NULL;
-        }
-        c->size = sz;
-        c->used = 0;
-        if (sz == REPORT_CHUNK || !p->arena) {
-            c->next = p->arena;
-            p->arena = c;
-        } else { /* an oversized block: keep the current chunk in front for small ones */
-            c->next = p->arena->next;
-            p->arena->next = c;
-        }
-    }
-    void *r = c->data + c->used;
-    c->used += n;
-    return r;
-}
-
-/* Frees all but one standard chunk. */
-static void arena_reset(bt_report_parser *p)
-{
-    report_chunk *keep = NULL, *c = p->arena;
-    while (c) {
-        report_chunk *next = c->next;
-        if (!keep && c->size == REPORT_CHUNK) {
-            keep = c;
-        } else {
-            free(c);
-        }
-        c = next;
-    }
-    if (keep) {
-        keep->next = NULL;
-        keep->used = 0;
-    }
-    p->arena = keep;
-    p->sess_bytes = 0;
-}
-
-static const char *arena_str(bt_report_parser *p, const char *s, size_t n)
-{
-    char *d = arena_alloc(p, n + 1);
-    if (!d)
-        return NULL;
-    memcpy(d, s, n);
-    d[n] = '\0';
-    return d;
-}
-
-/* Grows *arr (element size esz) so that one more fits. */
-static bool grow(bt_report_parser *p, void **arr, size_t *cap, size_t n, size_t esz)
-{
-    if (!account(p, esz))
-        return false;
-    if (n < *cap)
-        return true;
-    size_t nc = *cap ? *cap * 2 : 16;
-    void *a = realloc(*arr, nc * esz);
-    if (!a) {
-        fail(p, TB_ERR_NOMEM, "out of memory");
-        return false;
-    }
-    *arr = a;
-    *cap = nc;
-    return true;
-}
-
 /* ---- attribute helpers ---- */
 
 static const char *attr(const char **atts, const char *name)
@@ -300,10 +166,10 @@ static const char *attr_str(bt_report_parser *p, const char **atts, const char *
         return NULL;
     size_t n = strlen(v);
     if (n > p->lim.max_text) {
-        fail(p, TB_ERR_TOO_LARGE, "attribute %s longer than %zu bytes", name, p->lim.max_text);
+        report_fail(p, TB_ERR_TOO_LARGE, "attribute %s longer than %zu bytes", name, p->lim.max_text);
         return NULL;
     }
-    return arena_str(p, v, n);
+    return report_str(p, v, n);
 }
 
 static long long attr_num(const char **atts, const char *name)
@@ -322,14 +188,14 @@ static void on_start(void *ud, const char *name, const char **atts)
     p->progress++;
     int parent = p->depth ? p->stack[p->depth - 1] : EL_DOC;
     if (p->depth >= p->lim.max_depth) {
-        fail(p, TB_ERR_TOO_LARGE, "elements nested deeper than %zu", p->lim.max_depth);
+        report_fail(p, TB_ERR_TOO_LARGE, "elements nested deeper than %zu", p->lim.max_depth);
         return;
     }
     size_t nattr = 0;
     for (const char **a = atts; *a; a += 2)
         nattr++;
     if (nattr > p->lim.max_attributes) {
-        fail(p, TB_ERR_TOO_LARGE, "element with more than %zu attributes", p->lim.max_attributes);
+        report_fail(p, TB_ERR_TOO_LARGE, "element with more than %zu attributes", p->lim.max_attributes);
         return;
     }
     int id = EL_UNKNOWN;
@@ -340,7 +206,7 @@ static void on_start(void *ud, const char *name, const char **atts)
         if (!(allowed[parent] & B(id)))
             id = EL_UNKNOWN;
         if (parent == EL_DOC && id == EL_UNKNOWN) {
-            fail(p, TB_ERR_INVALID,
+            report_fail(p, TB_ERR_INVALID,
                  "unexpected root element <%.64s>; expected session_list, "
                  "session_summary_list or error",
                  l);
@@ -374,7 +240,7 @@ static void on_start(void *ud, const char *name, const char **atts)
         s->lsid = attr_str(p, atts, "lsid");
         break;
     case EL_SESSION_SUMMARY:
-        arena_reset(p);
+        report_arena_reset(p);
         memset(&p->summary, 0, sizeof p->summary);
         p->summary.lsid = attr_str(p, atts, "lsid");
         p->summary.has_recording = (int)attr_num(atts, "has_recording");
@@ -410,7 +276,7 @@ static void on_start(void *ud, const char *name, const char **atts)
         }
         break;
     case EL_CUSTOM_ATTRIBUTE: {
-        if (!grow(p, (void **)&p->customs, &p->customs_cap, p->ncustoms, sizeof *p->customs))
+        if (!report_grow(p, (void **)&p->customs, &p->customs_cap, p->ncustoms, sizeof *p->customs))
             return;
         bt_custom_attr *c = &p->customs[p->ncustoms++];
         c->code_name = attr_str(p, atts, "code_name");
@@ -420,7 +286,7 @@ static void on_start(void *ud, const char *name, const char **atts)
     }
     case EL_CUSTOMER:
     case EL_REPRESENTATIVE: {
-        if (!grow(p, (void **)&p->users, &p->users_cap, p->nusers, sizeof *p->users))
+        if (!report_grow(p, (void **)&p->users, &p->users_cap, p->nusers, sizeof *p->users))
             return;
         bt_user *u = &p->users[p->nusers++];
         memset(u, 0, sizeof *u);
@@ -437,11 +303,11 @@ static void on_start(void *ud, const char *name, const char **atts)
         break;
     case EL_EVENT: {
         if (p->nevents >= p->lim.max_events) {
-            fail(p, TB_ERR_TOO_LARGE, "session %.64s has more than %zu events (max_events)",
+            report_fail(p, TB_ERR_TOO_LARGE, "session %.64s has more than %zu events (max_events)",
                  s->lsid ? s->lsid : "?", p->lim.max_events);
             return;
         }
-        if (!grow(p, (void **)&p->events, &p->events_cap, p->nevents, sizeof *p->events))
+        if (!report_grow(p, (void **)&p->events, &p->events_cap, p->nevents, sizeof *p->events))
             return;
         bt_event *e = &p->events[p->nevents++];
         memset(e, 0, sizeof *e);
@@ -461,7 +327,7 @@ static void on_start(void *ud, const char *name, const char **atts)
         break;
     }
     case EL_VALUE: {
-        if (!grow(p, (void **)&p->vals, &p->vals_cap, p->nvals, sizeof *p->vals))
+        if (!report_grow(p, (void **)&p->vals, &p->vals_cap, p->nvals, sizeof *p->vals))
             return;
         bt_kv *kv = &p->vals[p->nvals++];
         kv->name = attr_str(p, atts, "name");
@@ -481,7 +347,7 @@ static void on_text(void *ud, const char *s, int len)
         return;
     size_t n = (size_t)len;
     if (n > p->tmax - p->tlen) {
-        fail(p, TB_ERR_TOO_LARGE, "text of <%s> longer than %zu bytes",
+        report_fail(p, TB_ERR_TOO_LARGE, "text of <%s> longer than %zu bytes",
              el_names[p->stack[p->depth - 1]], p->tmax);
         return;
     }
@@ -491,7 +357,7 @@ static void on_text(void *ud, const char *s, int len)
             nc *= 2;
         char *t = realloc(p->text, nc);
         if (!t) {
-            fail(p, TB_ERR_NOMEM, "out of memory");
+            report_fail(p, TB_ERR_NOMEM, "out of memory");
             return;
         }
         p->text = t;
@@ -519,7 +385,7 @@ static void on_end(void *ud, const char *name)
             report_api_error(p, p->text ? p->text : "", p->tlen);
             return;
         }
-        t = arena_str(p, p->text ? p->text : "", p->tlen);
+        t = report_str(p, p->text ? p->text : "", p->tlen);
         if (!t)
             return;
     }
@@ -588,7 +454,7 @@ static void on_end(void *ud, const char *name)
         break;
     case EL_EVENT:
         if (p->nvals) {
-            bt_kv *d = arena_alloc(p, p->nvals * sizeof *d);
+            bt_kv *d = report_alloc(p, p->nvals * sizeof *d);
             if (!d)
                 return;
             memcpy(d, p->vals, p->nvals * sizeof *d);
@@ -607,7 +473,7 @@ static void on_doctype(void *ud, const char *name, const char *sysid, const char
 {
     (void)sysid; (void)pubid; (void)has_internal_subset;
     bt_report_parser *p = ud;
-    fail(p, TB_ERR_INVALID, "DTD not allowed (<!DOCTYPE %.64s>)", name ? name : "");
+    report_fail(p, TB_ERR_INVALID, "DTD not allowed (<!DOCTYPE %.64s>)", name ? name : "");
 }
 
 /* Never reached while the DOCTYPE handler stops the parse; kept as a second
@@ -618,7 +484,7 @@ static void on_entity_decl(void *ud, const char *name, int is_pe, const char *va
 {
     (void)is_pe; (void)value; (void)vlen; (void)base; (void)sysid; (void)pubid; (void)notation;
     bt_report_parser *p = ud;
-    fail(p, TB_ERR_INVALID, "entity declarations not allowed (%.64s)", name ? name : "");
+    report_fail(p, TB_ERR_INVALID, "entity declarations not allowed (%.64s)", name ? name : "");
 }
 
 static int on_external_entity(XML_Parser xp, const char *context, const char *base,
@@ -626,7 +492,7 @@ static int on_external_entity(XML_Parser xp, const char *context, const char *ba
 {
     (void)context; (void)base; (void)pubid;
     bt_report_parser *p = XML_GetUserData(xp);
-    fail(p, TB_ERR_INVALID, "external entity not allowed (%.64s)", sysid ? sysid : "");
+    report_fail(p, TB_ERR_INVALID, "external entity not allowed (%.64s)", sysid ? sysid : "");
     return XML_STATUS_ERROR;
 }
 
@@ -642,43 +508,10 @@ static void on_pi(void *ud, const char *target, const char *data)
     on_progress(ud, data);
 }
 
-/* ---- public API ---- */
-
-void bt_report_limits_default(bt_report_limits *lim)
+/* Installs the handlers and hardening on a fresh expat parser. */
+void report_parser_setup(bt_report_parser *p)
 {
-    lim->max_input_bytes = BT_REPORT_DEFAULT_MAX_INPUT;
-    lim->max_depth = 32;
-    lim->max_text = 64 * 1024;
-    lim->max_chat_text = 1024 * 1024;
-    lim->max_events = 200000;
-    lim->max_attributes = 64;
-    lim->max_session_bytes = 64u * 1024 * 1024;
-    lim->max_token_bytes = 4u * 1024 * 1024;
-}
-
-bt_report_parser *bt_report_parser_new(const bt_report_limits *lim, bt_session_cb cb, void *ctx)
-{
-    bt_report_parser *p = calloc(1, sizeof *p);
-    if (!p)
-        return NULL;
-    bt_report_limits_default(&p->lim);
-    if (lim) {
-#define TAKE(f) if (lim->f) p->lim.f = lim->f
-        TAKE(max_input_bytes); TAKE(max_depth); TAKE(max_text); TAKE(max_chat_text);
-        TAKE(max_events); TAKE(max_attributes); TAKE(max_session_bytes); TAKE(max_token_bytes);
-#undef TAKE
-    }
-    if (p->lim.max_depth > 1000)
-        p->lim.max_depth = 1000;
-    p->cb = cb;
-    p->ctx = ctx;
     names_build(p->names);
-    p->stack = malloc(p->lim.max_depth + 1);
-    p->xp = XML_ParserCreateNS(NULL, NS_SEP);
-    if (!p->stack || !p->xp) {
-        bt_report_parser_free(p);
-        return NULL;
-    }
     XML_SetUserData(p->xp, p);
     XML_SetElementHandler(p->xp, on_start, on_end);
     XML_SetCharacterDataHandler(p->xp, on_text);
@@ -688,126 +521,4 @@ bt_report_parser *bt_report_parser_new(const bt_report_limits *lim, bt_session_c
     XML_SetCommentHandler(p->xp, on_progress);
     XML_SetProcessingInstructionHandler(p->xp, on_pi);
     XML_SetParamEntityParsing(p->xp, XML_PARAM_ENTITY_PARSING_NEVER);
-    return p;
 }
-
-void bt_report_parser_on_summary(bt_report_parser *p, bt_summary_cb cb, void *ctx)
-{
-    p->summary_cb = cb;
-    p->summary_ctx = ctx;
-}
-
-/* After XML_Parse failed: our own error, or expat's, with its position. */
-static tb_err xml_failed(bt_report_parser *p)
-{
-    if (p->err)
-        return p->err;
-    enum XML_Error code = XML_GetErrorCode(p->xp);
-    fail_nopos(p, code == XML_ERROR_NO_MEMORY ? TB_ERR_NOMEM : TB_ERR_INVALID,
-               "malformed XML: %s (line %lu, column %lu)", XML_ErrorString(code),
-               (unsigned long)XML_GetCurrentLineNumber(p->xp),
-               (unsigned long)XML_GetCurrentColumnNumber(p->xp) + 1);
-    return p->err;
-}
-
-static tb_err parse(bt_report_parser *p, const char *buf, size_t len, bool final)
-{
-    p->in_handler = true;
-    enum XML_Status st = XML_Parse(p->xp, buf, (int)len, final);
-    p->in_handler = false;
-    if (st != XML_STATUS_OK)
-        return xml_failed(p);
-    return p->err;
-}
-
-tb_err bt_report_parser_feed(bt_report_parser *p, const char *buf, size_t len)
-{
-    if (p->err)
-        return p->err;
-    if (p->finished) {
-        fail_nopos(p, TB_ERR_INVALID, "data fed after the end of the report");
-        return p->err;
-    }
-    if (len > p->lim.max_input_bytes - p->nbytes) {
-        fail_nopos(p, TB_ERR_TOO_LARGE, "report larger than %zu bytes (max_input_bytes)",
-                   p->lim.max_input_bytes);
-        return p->err;
-    }
-    while (len) {
-        size_t n = len > (1u << 30) ? (1u << 30) : len;
-        uint64_t before = p->progress;
-        p->nbytes += n;
-        tb_err rc = parse(p, buf, n, false);
-        if (rc)
-            return rc;
-        /* expat buffers an unfinished token (a tag, comment or PI) whole;
-         * cap how much it may hold when no handler has fired for a while. */
-        if (p->progress == before) {
-            p->stalled += n;
-            if (p->stalled > p->lim.max_token_bytes) {
-                fail_nopos(p, TB_ERR_TOO_LARGE,
-                           "a single XML token longer than %zu bytes near byte %llu "
-                           "(max_token_bytes)",
-                           p->lim.max_token_bytes, (unsigned long long)p->nbytes);
-                return p->err;
-            }
-        } else {
-            p->stalled = 0;
-        }
-        buf += n;
-        len -= n;
-    }
-    return TB_OK;
-}
-
-tb_err bt_report_parser_finish(bt_report_parser *p)
-{
-    if (p->err)
-        return p->err;
-    if (p->finished)
-        return TB_OK;
-    p->finished = true;
-    return parse(p, "", 0, true);
-}
-
-const char *bt_report_parser_error(const bt_report_parser *p) { return p->errmsg; }
-const char *bt_report_parser_api_error(const bt_report_parser *p) { return p->api_err; }
-bt_report_root bt_report_parser_root(const bt_report_parser *p) { return p->root; }
-size_t bt_report_parser_sessions(const bt_report_parser *p) { return p->nsessions; }
-uint64_t bt_report_parser_bytes(const bt_report_parser *p) { return p->nbytes; }
-
-void bt_report_parser_free(bt_report_parser *p)
-{
-    if (!p)
-        return;
-    if (p->xp)
-        XML_ParserFree(p->xp);
-    arena_reset(p);
-    free(p->arena);
-    free(p->stack);
-    free(p->text);
-    free(p->users);
-    free(p->events);
-    free(p->customs);
-    free(p->vals);
-    free(p->files);
-    free(p->api_err);
-    free(p);
-}
-
-/* ---- internal API for report_session.c ---- */
-
-void report_fail(bt_report_parser *p, tb_err code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    failv(p, code, true, fmt, ap);
-    va_end(ap);
-}
-
-bool report_grow(bt_report_parser *p, void **arr, size_t *cap, size_t n, size_t esz)
-{
-    return grow(p, arr, cap, n, esz);
-}
-
-void report_arena_reset(bt_report_parser *p) { arena_reset(p); }

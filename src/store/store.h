@@ -226,6 +226,11 @@ typedef struct tb_session_filter {
 tb_err store_session_list(tb_store *st, const tb_session_filter *f, tb_session_row **out, size_t *n);
 void tb_session_rows_free(tb_session_row *v, size_t n);
 
+/* One session with its related lists as a JSON object (jansson json_t *,
+ * caller json_decref()s): the session's columns plus "custom_attributes",
+ * "users", "events" and "files" arrays. TB_ERR_NOT_FOUND if no such lsid. */
+tb_err store_session_json(tb_store *st, const char *lsid, void **json_out);
+
 /* ---- accounts: who may log in to ticketbridge ---- */
 tb_err store_account_add(tb_store *st, const char *username, const char *password_hash,
                          const char *roles);

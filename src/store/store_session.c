@@ -410,3 +410,86 @@ tb_err store_session_list(tb_store *st, const tb_session_filter *f, tb_session_r
     *n = cnt;
     return TB_OK;
 }
+
+/* Rows of a query as JSON objects keyed by column name (NULLs omitted). */
+static tb_err rows_json(tb_store *st, const char *sql, int64_t id, const char *text, json_t *arr)
+{
+    sqlite3_stmt *s;
+    tb_err e = prepare(st, sql, &s);
+    if (e)
+        return e;
+    if (text)
+        sqlite3_bind_text(s, 1, text, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(s, 1, id);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        json_t *o = json_object();
+        for (int c = 0; o && c < sqlite3_column_count(s); c++) {
+            const char *name = sqlite3_column_name(s, c);
+            switch (sqlite3_column_type(s, c)) {
+            case SQLITE_INTEGER:
+                json_object_set_new(o, name, json_integer(sqlite3_column_int64(s, c)));
+                break;
+            case SQLITE_NULL:
+                break;
+            default: {
+                const char *t = (const char *)sqlite3_column_text(s, c);
+                json_t *v = NULL;
+                /* event data is stored as JSON text: nest it */
+                if (!strcmp(name, "data") && t)
+                    v = json_loads(t, 0, NULL);
+                json_object_set_new(o, name, v ? v : json_string(t ? t : ""));
+            }
+            }
+        }
+        if (!o || json_array_append_new(arr, o)) {
+            sqlite3_finalize(s);
+            return TB_ERR_NOMEM;
+        }
+    }
+    return finish(s, rc);
+}
+
+tb_err store_session_json(tb_store *st, const char *lsid, void **json_out)
+{
+    json_t *rows = json_array();
+    if (!rows)
+        return TB_ERR_NOMEM;
+    tb_err e = rows_json(st,
+        "SELECT s.*, a.name AS appliance FROM tb_session s JOIN tb_appliance a ON a.id = s.appliance_id"
+        " WHERE s.lsid = ? ORDER BY s.id DESC LIMIT 1", 0, lsid, rows);
+    if (e || !json_array_size(rows)) {
+        json_decref(rows);
+        return e ? e : TB_ERR_NOT_FOUND;
+    }
+    json_t *o = json_incref(json_array_get(rows, 0));
+    json_decref(rows);
+    int64_t id = json_integer_value(json_object_get(o, "id"));
+    static const struct { const char *key, *sql; } parts[] = {
+        {"custom_attributes", "SELECT code_name, display_name, value FROM tb_session_custom WHERE session_id = ? ORDER BY seq"},
+        {"users", "SELECT kind, gsnumber, user_id, username, display_name, public_display_name,"
+                  " private_display_name, public_ip, private_ip, hostname, os, session_owner, seconds_involved"
+                  " FROM tb_session_user WHERE session_id = ? ORDER BY seq"},
+        {"events", "SELECT timestamp, event_type, performed_by_type, performed_by_gsnumber, performed_by,"
+                   " destination_type, destination_gsnumber, destination, data, body"
+                   " FROM tb_session_event WHERE session_id = ? ORDER BY seq"},
+        {"files", "SELECT timestamp, event_type, name, size, path, old_path, new_path, direction, success,"
+                  " sha256, performed_by FROM tb_session_file WHERE session_id = ? ORDER BY seq"},
+    };
+    for (size_t i = 0; !e && i < sizeof parts / sizeof *parts; i++) {
+        json_t *arr = json_array();
+        if (!arr) {
+            e = TB_ERR_NOMEM;
+            break;
+        }
+        e = rows_json(st, parts[i].sql, id, NULL, arr);
+        json_object_set_new(o, parts[i].key, arr);
+    }
+    if (e) {
+        json_decref(o);
+        return e;
+    }
+    *json_out = o;
+    return TB_OK;
+}

@@ -63,12 +63,30 @@ wait_until 10 sh -c "[ \$(sqlite3 'file:$DB?mode=ro' \"select count(*) from tb_i
 expect_eq "no second job for it" "$(sql "select count(*) from tb_job where lsid='$L1'")" 1
 # --- importing the same session again (jobs retry): updated, never duplicated
 tb jobs retry "$(sql "select id from tb_job where lsid='$L1'")" >/dev/null
-wait_until 20 sh -c "[ \$(sqlite3 'file:$DB?mode=ro' \"select attempts from tb_job where lsid='$L1' and state='done'\") = 1 ] && [ \$(sqlite3 'file:$DB?mode=ro' \"select updated_at > imported_at or 1 from tb_session where lsid='$L1'\") = 1 ]" \
+wait_until 20 sh -c "[ \"\$(sqlite3 'file:$DB?mode=ro' \"select state || attempts from tb_job where lsid='$L1'\")\" = done1 ]" \
   && ok "re-import done" || not_ok "re-import done"
 sleep 0.5
 expect_eq "still one session row" "$(sql "select count(*) from tb_session where lsid='$L1'")" 1
 expect_eq "still one note" "$(sql "select count(*) from sys_journal_field where element_id='$INC_ID' and value like 'BeyondTrust session $L1%'")" 1
 expect_eq "events not duplicated" "$(sql "select count(*) from tb_session_event e join tb_session s on s.id=e.session_id where lsid='$L1'")" "$nev"
+
+# --- the CLI views and a manual import
+out=$(tb sessions --task "$INC"); expect_match "sessions --task lists it" "$out" "$L1"
+out=$(tb sessions --ci WEB01); expect_match "sessions --ci lists it" "$out" "$L1"
+out=$(tb sessions --task INC9999999 2>&1); rc=$?
+expect_eq "sessions for an unknown ticket fails" "$rc" 1
+expect_match "and says so" "$out" "no such ticket"
+out=$(tb session "$L1" --json)
+expect_eq "session --json is valid JSON with its events" "$(json_get "$out" lsid)" "$L1"
+expect_match "session --json nests users and events" "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(len(d["users"]), len(d["events"]), d["events"][0]["event_type"])' "$out")" '^2 [0-9]+ .+'
+out=$(tb session "$L1"); expect_match "session shows the chat" "$out" "Chat Message"
+out=$(tb session 00000000000000000000000000000000 2>&1); expect_match "unknown session explained" "$out" "no imported session"
+out=$(tb import --lsid "$L1"); expect_match "manual import" "$out" "imported; ticket $INC"
+expect_eq "manual re-import adds no note" "$(sql "select count(*) from sys_journal_field where element_id='$INC_ID' and value like 'BeyondTrust session $L1%'")" 1
+out=$(tb import --appliance Nope --lsid "$L1" 2>&1); expect_match "import from an unknown appliance" "$out" "no such appliance"
+out=$(tb import --lsid ffffffffffffffffffffffffffffffff 2>&1); rc=$?
+expect_eq "import of an unknown session fails" "$rc" 1
+expect_match "and says the appliance has no report" "$out" "no report for session"
 
 # --- association by external key holding the incident's sys_id
 L2=$(new_session "$RS_URL" "external_key=$INC_ID")
