@@ -44,7 +44,8 @@ cat <<MSG
    btsim ends $SESSIONS support sessions, one a second, and delivers their outbound events.
    In another terminal:
      $TB -c $CONF incoming          # what arrived, accepted or refused and why
-     $TB -c $CONF jobs              # the import jobs queued
+     $TB -c $CONF jobs              # import jobs and their outcomes
+     $TB -c $CONF sessions          # the imported sessions (then: session LSID)
      curl -s http://127.0.0.1:$PORT/metrics
    Ctrl-C stops the demo.
 MSG

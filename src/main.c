@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "core/secret.h"
+#include "store/store.h"
 
 static const struct {
     const char *name;
@@ -26,6 +27,19 @@ static const struct {
     {"session", cli_session, "show one imported session with its events, users and files [--json]"},
     {"parse-report", cli_parse_report, "print a session report file as normalized JSON, without storing it"},
 };
+
+/* A database made by an earlier version gets the tables and columns added
+ * since, before any command reads it. Best effort: a read-only database is
+ * left alone (commands then report what they cannot do). */
+static void migrate(const char *db)
+{
+    tb_store *st;
+    if (store_open(db, 0, &st))
+        return;
+    if (store_schema(st))
+        fprintf(stderr, "ticketbridge: warning: cannot update the schema of %s: %s\n", db, store_errmsg(st));
+    store_close(st);
+}
 
 static void usage(FILE *fp)
 {
@@ -94,6 +108,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "ticketbridge: cannot initialise libsodium\n");
         return 1;
     }
+    if (strcmp(argv[i], "init") && access(cli.cfg.database, F_OK) == 0)
+        migrate(cli.cfg.database);
     for (size_t c = 0; c < sizeof commands / sizeof *commands; c++)
         if (!strcmp(argv[i], commands[c].name))
             return commands[c].fn(&cli, argc - i, argv + i);

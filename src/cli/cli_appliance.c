@@ -24,10 +24,12 @@
     "  --accepted-ips LIST               comma-separated IPs/CIDRs (empty = any)\n"                \
     "  --auto-associate-user yes|no      --auto-associate-ci yes|no\n"                             \
     "  --events-to-import LIST           comma-separated event types (empty = all)\n"              \
+    "  --poll-interval SECONDS           how often to look for sessions whose events were lost\n" \
+    "                                    (default 300; 0 = never)\n"                               \
     "NAME defaults to Default."
 
 enum { O_PRODUCT = 1, O_HOST, O_GUID, O_CID, O_SECRET, O_TOKEN, O_ENABLED, O_IMPORT, O_IPS, O_AUSER,
-       O_ACI, O_EVENTS, O_HELP };
+       O_ACI, O_EVENTS, O_POLL, O_HELP };
 
 static int parse_bool(const char *opt, const char *v, bool *out)
 {
@@ -114,6 +116,7 @@ static int apply_options(tb_cli *cli, int argc, char **argv, tb_appliance *a)
         {"auto-associate-user", required_argument, 0, O_AUSER},
         {"auto-associate-ci", required_argument, 0, O_ACI},
         {"events-to-import", required_argument, 0, O_EVENTS},
+        {"poll-interval", required_argument, 0, O_POLL},
         {"help", no_argument, 0, O_HELP},
         {0, 0, 0, 0},
     };
@@ -201,6 +204,14 @@ static int apply_options(tb_cli *cli, int argc, char **argv, tb_appliance *a)
                 return 1;
             replace(&a->events_to_import, optarg, &oom);
             break;
+        case O_POLL: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < 0 || v > 86400 * 7)
+                return cli_fail("--poll-interval: expected 0-604800 seconds, got '%s'", optarg);
+            a->poll_interval = v;
+            break;
+        }
         case O_HELP:
             printf("usage: %s\n", APPLIANCE_USAGE);
             exit(0);
@@ -237,6 +248,10 @@ static void print_appliance(const tb_appliance *a)
     printf("auto associate with user:   %s\n", a->auto_associate_user ? "yes" : "no");
     printf("auto associate with ci:     %s\n", a->auto_associate_ci ? "yes" : "no");
     printf("events to import:           %s\n", a->events_to_import[0] ? a->events_to_import : "(all)");
+    if (a->poll_interval)
+        printf("poll for missed sessions:   every %lld s\n", (long long)a->poll_interval);
+    else
+        printf("poll for missed sessions:   off\n");
     printf("updated:                    %s UTC\n", when);
 }
 
@@ -254,6 +269,7 @@ static int empty_appliance(tb_appliance *a, const char *name)
     a->events_to_import = strdup("");
     a->integration_enabled = true;
     a->import_external_sessions = true;
+    a->poll_interval = 300;
     if (!a->name || !a->product || !a->hostname || !a->appliance_guid || !a->client_id ||
         !a->client_secret_sealed || !a->outbound_token_sealed || !a->accepted_ips || !a->events_to_import) {
         tb_appliance_clear(a);

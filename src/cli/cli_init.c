@@ -70,6 +70,7 @@ int cli_init(tb_cli *cli, int argc, char **argv)
         .hostname = (char *)hostname,
         .integration_enabled = true,
         .import_external_sessions = true,
+        .poll_interval = 300,
     };
     if ((e = store_appliance_insert(st, &a, NULL))) {
         cli_fail("cannot create the Default appliance: %s", tb_strerror(e));

@@ -10,6 +10,8 @@
 #include "core/secret.h"
 #include "flow/import.h"
 #include "flow/intake.h"
+#include "flow/reconcile.h"
+#include "itsm/itsm.h"
 #include "http/client.h"
 #include "store/store.h"
 
@@ -143,6 +145,11 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
         snprintf(err, errsz, "cannot open database %s for writing (%s)", cfg->database, tb_strerror(e));
         goto fail;
     }
+    /* Databases made by an earlier version get the tables added since. */
+    if ((e = store_schema(g->checkpointer)) || (e = itsm_embedded_schema(cfg->database))) {
+        snprintf(err, errsz, "cannot bring the database schema up to date (%s)", tb_strerror(e));
+        goto fail;
+    }
     char kp[TB_PATH_MAX + 8];
     tb_config_key_path(cfg, kp, sizeof kp);
     tb_secret_key skey;
@@ -169,6 +176,7 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
     workers_opts wo = {.threads = cfg->workers};
     if ((e = import_ctx_new(&io, &g->import)) || (e = workers_new(g->intake.writer, &wo, &g->intake.jobs)) ||
         (e = workers_register(g->intake.jobs, IMPORT_JOB_KIND, import_job, g->import)) ||
+        (e = workers_register(g->intake.jobs, RECONCILE_JOB_KIND, reconcile_job, g->import)) ||
         (e = workers_start(g->intake.jobs))) {
         snprintf(err, errsz, "cannot start the job workers (%s)", tb_strerror(e));
         goto fail;
@@ -232,6 +240,11 @@ void gateway_tick(tb_gateway *g)
     tb_err e = appliance_cache_refresh(g->intake.appliances);
     if (e)
         TB_LOGE("appliance records not reloaded", "err=\"%s\"", tb_strerror(e));
+    int64_t polls = 0;
+    if ((e = reconcile_schedule(g->intake.writer, &polls)))
+        TB_LOGW("reconciler polls not scheduled", "err=\"%s\"", tb_strerror(e));
+    else if (polls)
+        workers_notify(g->intake.jobs);
     if ((e = store_checkpoint(g->checkpointer)))
         TB_LOGW("WAL checkpoint failed", "err=\"%s\"", tb_strerror(e));
     tb_log_flush();

@@ -1,4 +1,5 @@
 #include "flow/import.h"
+#include "flow/import_int.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -14,19 +15,6 @@
 #include "itsm/itsm.h"
 #include "store/store.h"
 
-struct import_ctx {
-    import_opts opt;
-    char *db_path;
-    bt_oauth_cache *tokens;
-    pthread_key_t tls;
-};
-
-/* Per worker thread: an HTTP client (curl handles are single-threaded) and
- * a ticket-store handle (one SQLite connection each). */
-struct import_tls {
-    tb_http_client *http;
-    itsm *tickets;
-};
 
 static void tls_free(void *p)
 {
@@ -38,7 +26,7 @@ static void tls_free(void *p)
     free(t);
 }
 
-static tb_err tls_get(import_ctx *c, struct import_tls **out)
+tb_err import_tls_get(import_ctx *c, struct import_tls **out)
 {
     struct import_tls *t = pthread_getspecific(c->tls);
     if (!t) {
@@ -416,7 +404,7 @@ tb_err import_lsid(import_ctx *c, int64_t appliance_id, const char *lsid, import
     memset(res, 0, sizeof *res);
     err[0] = '\0';
     struct import_tls *t;
-    tb_err e = tls_get(c, &t);
+    tb_err e = import_tls_get(c, &t);
     if (e) {
         snprintf(err, errsz, "cannot open the ticket store or HTTP client: %s", tb_strerror(e));
         return e;
@@ -435,17 +423,9 @@ tb_err import_lsid(import_ctx *c, int64_t appliance_id, const char *lsid, import
         e = TB_ERR_DISABLED;
         goto out;
     }
-    if (!a->client_id[0] || !a->client_secret) {
-        snprintf(err, errsz, "appliance '%s' has no OAuth client id/secret: set them with 'ticketbridge appliance set'",
-                 a->name);
-        e = TB_ERR_CONFIG;
+    bt_conn conn;
+    if ((e = import_conn(c, a, base, sizeof base, &conn, err, errsz)))
         goto out;
-    }
-    if ((e = bt_api_base_url(a->hostname, base, sizeof base))) {
-        snprintf(err, errsz, "appliance '%s' has no usable hostname ('%s')", a->name, a->hostname);
-        e = TB_ERR_CONFIG;
-        goto out;
-    }
     struct run r = {.c = c, .a = a, .tickets = t->tickets, .want_lsid = lsid, .res = res, .err = err,
                     .errsz = errsz};
     p = bt_report_parser_new(&c->opt.limits, on_session, &r);
@@ -453,8 +433,6 @@ tb_err import_lsid(import_ctx *c, int64_t appliance_id, const char *lsid, import
         e = TB_ERR_NOMEM;
         goto out;
     }
-    bt_conn conn = {.appliance_id = a->id, .base_url = base, .client_id = a->client_id,
-                    .client_secret = a->client_secret, .report_timeout_ms = c->opt.report_timeout_ms};
     bt_param params[] = {{"lsid", lsid}};
     const char *report = !strcmp(a->product, "pra") ? "AccessSession" : "SupportSession";
     bt_api_result ar;
@@ -484,6 +462,23 @@ out:
     bt_report_parser_free(p);
     appliance_cache_release(c->opt.appliances, snap);
     return e;
+}
+
+tb_err import_conn(import_ctx *c, const appliance_entry *a, char *base, size_t basesz, bt_conn *conn, char *err,
+                   size_t errsz)
+{
+    if (!a->client_id[0] || !a->client_secret) {
+        snprintf(err, errsz, "appliance '%s' has no OAuth client id/secret: set them with 'ticketbridge appliance set'",
+                 a->name);
+        return TB_ERR_CONFIG;
+    }
+    if (bt_api_base_url(a->hostname, base, basesz)) {
+        snprintf(err, errsz, "appliance '%s' has no usable hostname ('%s')", a->name, a->hostname);
+        return TB_ERR_CONFIG;
+    }
+    *conn = (bt_conn){.appliance_id = a->id, .base_url = base, .client_id = a->client_id,
+                      .client_secret = a->client_secret, .report_timeout_ms = c->opt.report_timeout_ms};
+    return TB_OK;
 }
 
 tb_err import_job(void *ctx, const tb_job_claim *job, char *err, size_t errsz)

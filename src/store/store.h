@@ -53,6 +53,7 @@ typedef struct tb_appliance {
     bool auto_associate_ci;
     char *accepted_ips;             /* comma-separated IPs / CIDRs; "" = any */
     char *events_to_import;         /* comma-separated event types; "" = all */
+    int64_t poll_interval;          /* seconds between reconciler polls; 0 = off */
     int64_t created_at, updated_at; /* unix seconds */
 } tb_appliance;
 
@@ -230,6 +231,21 @@ void tb_session_rows_free(tb_session_row *v, size_t n);
  * caller json_decref()s): the session's columns plus "custom_attributes",
  * "users", "events" and "files" arrays. TB_ERR_NOT_FOUND if no such lsid. */
 tb_err store_session_json(tb_store *st, const char *lsid, void **json_out);
+
+/* ---- reconciler: periodic listing polls ---- */
+/* Queues a "reconcile" job for each enabled appliance with an API account
+ * whose poll is due and has none queued or running, and schedules its next
+ * poll. *queued = jobs queued. */
+tb_err store_poll_schedule(tb_store *st, int64_t now, int64_t *queued);
+/* Where the next listing starts: sessions that ended at or after *since. A
+ * first poll looks back first_lookback seconds. */
+tb_err store_poll_since(tb_store *st, int64_t appliance_id, int64_t now, int64_t first_lookback, int64_t *since);
+/* Queues a session_import job for lsid unless the session is imported or an
+ * import is queued or running; *queued = 1 if it queued one. */
+tb_err store_queue_import(tb_store *st, int64_t appliance_id, const char *lsid, int64_t now, int *queued);
+/* Records a finished poll: the next one starts at since. */
+tb_err store_poll_done(tb_store *st, int64_t appliance_id, int64_t since, int64_t now, int64_t found,
+                       int64_t queued);
 
 /* ---- accounts: who may log in to ticketbridge ---- */
 tb_err store_account_add(tb_store *st, const char *username, const char *password_hash,

@@ -9,7 +9,7 @@
     "id, name, product, hostname, appliance_guid, client_id, client_secret,"                  \
     " outbound_event_token, integration_enabled, import_external_sessions,"                    \
     " auto_associate_user, auto_associate_ci, accepted_ips, events_to_import,"                 \
-    " created_at, updated_at"
+    " created_at, updated_at, poll_interval"
 
 void tb_appliance_clear(tb_appliance *a)
 {
@@ -51,6 +51,7 @@ static tb_err row_to_appliance(sqlite3_stmt *s, tb_appliance *a)
     a->events_to_import = store_col_strdup(s, 13);
     a->created_at = sqlite3_column_int64(s, 14);
     a->updated_at = sqlite3_column_int64(s, 15);
+    a->poll_interval = sqlite3_column_int64(s, 16);
     if (!a->name || !a->product || !a->hostname || !a->appliance_guid || !a->client_id ||
         !a->client_secret_sealed || !a->outbound_token_sealed || !a->accepted_ips ||
         !a->events_to_import) {
@@ -129,6 +130,7 @@ static void bind_appliance(sqlite3_stmt *s, const tb_appliance *a)
     sqlite3_bind_text(s, 12, a->accepted_ips ? a->accepted_ips : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 13, a->events_to_import ? a->events_to_import : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 14, (int64_t)time(NULL));
+    sqlite3_bind_int64(s, 16, a->poll_interval);
 }
 
 tb_err store_appliance_insert(tb_store *st, const tb_appliance *a, int64_t *id)
@@ -137,8 +139,8 @@ tb_err store_appliance_insert(tb_store *st, const tb_appliance *a, int64_t *id)
     int rc = sqlite3_prepare_v2(st->db,
         "INSERT INTO tb_appliance(name, product, hostname, appliance_guid, client_id, client_secret,"
         " outbound_event_token, integration_enabled, import_external_sessions, auto_associate_user,"
-        " auto_associate_ci, accepted_ips, events_to_import, created_at, updated_at)"
-        " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?14,?14)", -1, &s, NULL);
+        " auto_associate_ci, accepted_ips, events_to_import, created_at, updated_at, poll_interval)"
+        " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?14,?14,?16)", -1, &s, NULL);
     if (rc != SQLITE_OK)
         return store_rc(rc);
     bind_appliance(s, a);
@@ -158,7 +160,7 @@ tb_err store_appliance_update(tb_store *st, const tb_appliance *a)
         "UPDATE tb_appliance SET name=?1, product=?2, hostname=?3, appliance_guid=?4, client_id=?5,"
         " client_secret=?6, outbound_event_token=?7, integration_enabled=?8,"
         " import_external_sessions=?9, auto_associate_user=?10, auto_associate_ci=?11,"
-        " accepted_ips=?12, events_to_import=?13, updated_at=?14 WHERE id=?15", -1, &s, NULL);
+        " accepted_ips=?12, events_to_import=?13, updated_at=?14, poll_interval=?16 WHERE id=?15", -1, &s, NULL);
     if (rc != SQLITE_OK)
         return store_rc(rc);
     bind_appliance(s, a);

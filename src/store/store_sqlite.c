@@ -2,6 +2,7 @@
 #include "store/store_sqlite.h"
 #include "core/sqlite_err.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -188,12 +189,47 @@ char *store_col_strdup(sqlite3_stmt *s, int col)
     return p;
 }
 
+/* Changes to databases created by earlier versions, in order: entry i
+ * brings schema_version i+1 to i+2. New databases get them too (the base
+ * schema above is version 1). */
+static const char *const migrations[] = {
+    /* 1 → 2: the reconciler (periodic listing poll) */
+    "ALTER TABLE tb_appliance ADD COLUMN poll_interval INTEGER NOT NULL DEFAULT 300;"
+    "CREATE TABLE tb_poll_state("
+    "  appliance_id INTEGER PRIMARY KEY REFERENCES tb_appliance(id) ON DELETE CASCADE,"
+    "  since INTEGER NOT NULL, next_at INTEGER NOT NULL DEFAULT 0,"
+    "  last_poll_at INTEGER, last_found INTEGER, last_queued INTEGER);",
+};
+
+static tb_err schema_version(tb_store *st, int *out)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(st->db, "SELECT value FROM tb_meta WHERE key = 'schema_version'", -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return store_rc(rc);
+    rc = sqlite3_step(s);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : 1;
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? TB_OK : store_rc(rc);
+}
+
 tb_err store_schema(tb_store *st)
 {
     tb_err e = store_exec(st, "BEGIN IMMEDIATE;");
     if (e)
         return e;
     e = store_exec(st, schema_sql);
+    int v = 1;
+    if (!e)
+        e = schema_version(st, &v);
+    const int target = 1 + (int)(sizeof migrations / sizeof *migrations);
+    for (; !e && v < target; v++)
+        e = store_exec(st, migrations[v - 1]);
+    if (!e) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "UPDATE tb_meta SET value = '%d' WHERE key = 'schema_version';", target);
+        e = store_exec(st, sql);
+    }
     if (e) {
         store_rollback(st);
         return e;

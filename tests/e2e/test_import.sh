@@ -137,6 +137,26 @@ tb appliance set Default --client-secret-file "$WORK/secret" >/dev/null; sleep 1
 tb jobs retry --failed >/dev/null
 wait_job "$L9" done && ok "jobs retry --failed re-imports after the fix" || not_ok "retry after fixing the secret"
 
+# --- RS "Basic": an appliance that sends no outbound events at all (or whose
+# events were dropped). The reconciler finds its ended sessions and imports them.
+btsim_start --product rs --seed 13 --appliance-id basic-sim
+BASIC_URL=$BTSIM_URL
+B1=$(new_session "$BASIC_URL" "custom.snow_task_id=$INC")
+B2=$(new_session "$BASIC_URL" "external_key=$INC")
+tb appliance add Basic --hostname "http://127.0.0.1:$BTSIM_PORT" --appliance-id basic-sim --client-id btsim-client \
+  --client-secret-file "$WORK/secret" --poll-interval 2 >/dev/null
+wait_job "$B1" done && ok "reconciler imported a session that sent no event" || not_ok "reconciler imported B1 ($(job_state "$B1"))"
+wait_job "$B2" done && ok "reconciler imported a second one" || not_ok "reconciler imported B2 ($(job_state "$B2"))"
+expect_eq "reconciled session linked to the incident" "$(sql "select task_number from tb_session where lsid='$B1'")" "$INC"
+rec=$(sql "select count(*) from tb_job where kind='reconcile' and state='done'")
+[ "$rec" -ge 1 ] && ok "reconcile jobs ran ($rec)" || not_ok "reconcile jobs ran"
+sleep 4.5   # two more polls: already imported sessions are not queued again
+expect_eq "polls do not re-queue imported sessions" "$(sql "select count(*) from tb_job where lsid='$B1'")" 1
+expect_eq "poll state recorded" "$(sql "select last_found >= 2 from tb_poll_state p join tb_appliance a on a.id=p.appliance_id where a.name='Basic'")" 1
+out=$(tb appliance show Basic); expect_match "poll interval shown" "$out" "every 2 s"
+out=$(tb appliance set Basic --poll-interval -1 2>&1); expect_match "bad poll interval refused" "$out" "0-604800"
+tb appliance set Basic --poll-interval 0 >/dev/null
+
 # --- PRA: a second appliance; a Jump to db-prod-02 against the change
 btsim_start --product pra --seed 12 --appliance-id pra-sim --outbound-url "$TB_URL/api/x_bmgr_bomgar_pam/outbound_event/session_end" \
   --retry-interval 0.2 --retry-duration 60

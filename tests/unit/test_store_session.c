@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "bt/report.h"
 #include "store/store.h"
 
@@ -194,12 +196,44 @@ static void test_invalid(void **state)
     assert_int_equal(store_session_mark_noted(f->st, 12345, 1), TB_ERR_NOT_FOUND);
 }
 
+/* A database made before the reconciler existed (schema version 1) gets its
+ * column and table when opened by this version, and keeps its data. */
+static void test_migration_from_v1(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(store_begin(f->st), TB_OK);
+    bt_session s = make_session("abababababababababababababababab", 3);
+    assert_int_equal(store_session_save(f->st, f->appliance, "pra", &s, NULL, NULL, NULL, 1, NULL, NULL), TB_OK);
+    assert_int_equal(store_commit(f->st), TB_OK);
+    /* turn it back into version 1 */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "DROP TABLE tb_poll_state; ALTER TABLE tb_appliance DROP COLUMN poll_interval;"
+                                      "UPDATE tb_meta SET value='1' WHERE key='schema_version';", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    tb_appliance a;
+    assert_int_not_equal(store_appliance_get(f->st, "Default", &a), TB_OK);   /* no such column */
+    assert_int_equal(store_schema(f->st), TB_OK);
+    assert_int_equal(store_appliance_get(f->st, "Default", &a), TB_OK);
+    assert_int_equal(a.poll_interval, 300);
+    tb_appliance_clear(&a);
+    assert_int_equal(store_schema(f->st), TB_OK);                           /* idempotent */
+    assert_int_equal(count(f, "sessions"), 1);
+    int64_t q = -1;
+    assert_int_equal(store_begin(f->st), TB_OK);
+    assert_int_equal(store_poll_schedule(f->st, 10, &q), TB_OK);
+    assert_int_equal(q, 0);     /* no API account: nothing to poll */
+    store_rollback(f->st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_save_and_resave, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_from_v1, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -119,11 +119,35 @@ static int64_t count_state(struct fixture *f, const char *state)
     return c.failed;
 }
 
+/* Polls (one read per round, so the state cannot change between the check
+ * and the assertion) for at most 5 s. */
 static void wait_for(struct fixture *f, const char *state, int64_t n)
 {
-    for (int i = 0; i < 500 && count_state(f, state) != n; i++)
+    int64_t c = count_state(f, state);
+    for (int i = 0; i < 500 && c != n; i++) {
         usleep(10000);
-    assert_int_equal(count_state(f, state), n);
+        c = count_state(f, state);
+    }
+    assert_int_equal(c, n);
+}
+
+/* The outcome is committed before the worker counts it: poll the counters. */
+static void wait_stats(workers *p, unsigned long long done, unsigned long long retried, unsigned long long failed,
+                       workers_stats *out)
+{
+    for (int i = 0; i < 500; i++) {
+        workers_get_stats(p, out);
+        if (out->done >= done && out->retried >= retried && out->failed >= failed)
+            break;
+        usleep(10000);
+    }
+}
+
+static void wait_calls(atomic_int *calls, int n)
+{
+    for (int i = 0; i < 500 && atomic_load(calls) < n; i++)
+        usleep(10000);
+    assert_true(atomic_load(calls) >= n);
 }
 
 static void test_outcomes(void **state)
@@ -144,7 +168,7 @@ static void test_outcomes(void **state)
     wait_for(f, "done", 20);
     wait_for(f, "failed", 1);
     workers_stats s;
-    workers_get_stats(p, &s);
+    wait_stats(p, 20, 0, 1, &s);
     workers_stop(p);
     assert_int_equal(atomic_load(&calls_ok), 20);          /* each exactly once */
     assert_int_equal(atomic_load(&calls_fail), 1);         /* permanent: no retry */
@@ -176,7 +200,7 @@ static void test_transient_retries_then_fails(void **state)
     assert_int_equal(workers_start(p), TB_OK);
     wait_for(f, "failed", 1);
     workers_stats s;
-    workers_get_stats(p, &s);
+    wait_stats(p, 0, 2, 1, &s);
     workers_stop(p);
     assert_int_equal(atomic_load(&calls_transient), 3);    /* max_attempts */
     assert_int_equal(s.retried, 2);
@@ -192,6 +216,7 @@ static void test_backoff_delays_retry(void **state)
     assert_int_equal(workers_new(f->w, &o, &p), TB_OK);
     assert_int_equal(workers_register(p, "flaky", h_transient, NULL), TB_OK);
     assert_int_equal(workers_start(p), TB_OK);
+    wait_calls(&calls_transient, 1);    /* the job was queued before its first claim too */
     wait_for(f, "queued", 1);
     usleep(300000);
     workers_stop(p);

@@ -1,0 +1,33 @@
+/* Shared by import.c and reconcile.c only: the importer's context and the
+ * per-thread handles both flows use. */
+#ifndef TB_FLOW_IMPORT_INT_H
+#define TB_FLOW_IMPORT_INT_H
+
+#include <pthread.h>
+
+#include "bt/api.h"
+#include "flow/import.h"
+#include "http/client.h"
+#include "itsm/itsm.h"
+
+struct import_ctx {
+    import_opts opt;
+    char *db_path;
+    bt_oauth_cache *tokens;
+    pthread_key_t tls;
+};
+
+/* Per worker thread: an HTTP client (curl handles are single-threaded) and
+ * a ticket-store handle (one SQLite connection each). */
+struct import_tls {
+    tb_http_client *http;
+    itsm *tickets;
+};
+
+tb_err import_tls_get(import_ctx *c, struct import_tls **out);
+/* The appliance's API connection; base (≥ BT_API_URL_MAX) backs conn->base_url.
+ * TB_ERR_CONFIG with a message saying what to set when it is incomplete. */
+tb_err import_conn(import_ctx *c, const appliance_entry *a, char *base, size_t basesz, bt_conn *conn, char *err,
+                   size_t errsz);
+
+#endif
