@@ -25,6 +25,7 @@ static const struct {
     {"import", cli_import, "import one session now: --appliance NAME --lsid LSID"},
     {"sessions", cli_sessions, "list imported sessions [--task NUMBER] [--ci NAME]"},
     {"session", cli_session, "show one imported session with its events, users and files [--json]"},
+    {"event-types", cli_event_types, "update|list the session event types Events to Import is chosen from"},
     {"parse-report", cli_parse_report, "print a session report file as normalized JSON, without storing it"},
 };
 

@@ -7,6 +7,7 @@
 
 #include "bt/outbound_event.h"
 #include "cli/cli.h"
+#include "core/buf.h"
 #include "core/ipacl.h"
 #include "core/secret.h"
 #include "store/store.h"
@@ -63,30 +64,46 @@ static int read_secret(const char *opt, const char *path, char **out)
     return *out ? 0 : cli_fail("out of memory");
 }
 
-static int validate_events(const char *list)
+/* Checks every name against the catalogue and returns the list with the
+ * catalogue's spelling (caller frees), or NULL after printing why. */
+static char *validate_events(tb_store *st, const char *list)
 {
     char *copy = strdup(list);
-    if (!copy)
-        return cli_fail("out of memory");
-    int rc = 0;
-    for (char *save, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    tb_buf out;
+    tb_buf_init(&out, 64 * 1024);
+    if (!copy) {
+        cli_fail("out of memory");
+        return NULL;
+    }
+    bool ok = true;
+    for (char *save, *tok = strtok_r(copy, ",", &save); tok && ok; tok = strtok_r(NULL, ",", &save)) {
         while (*tok == ' ')
             tok++;
         size_t n = strlen(tok);
         while (n && tok[n - 1] == ' ')
             tok[--n] = '\0';
-        if (!n || n > 100) {
-            rc = cli_fail("--events-to-import: empty or over-long event type");
-            break;
+        if (!n)
+            continue;
+        char canonical[128];
+        tb_err e = n > 100 ? TB_ERR_NOT_FOUND : store_event_type_find(st, tok, canonical, sizeof canonical);
+        if (e == TB_ERR_NOT_FOUND) {
+            cli_fail("--events-to-import: unknown event type '%.100s' (see 'ticketbridge event-types list'; "
+                     "if it is empty, run 'ticketbridge event-types update')", tok);
+            ok = false;
+        } else if (e) {
+            cli_fail("--events-to-import: cannot read the event types: %s", tb_strerror(e));
+            ok = false;
+        } else if ((out.len && tb_buf_appends(&out, ", ")) || tb_buf_appends(&out, canonical)) {
+            cli_fail("--events-to-import: list too long");
+            ok = false;
         }
-        for (char *p = tok; *p; p++)
-            if ((unsigned char)*p < 0x20) {
-                rc = cli_fail("--events-to-import: control character in '%s'", tok);
-                break;
-            }
     }
     free(copy);
-    return rc;
+    if (!ok) {
+        tb_buf_free(&out);
+        return NULL;
+    }
+    return tb_buf_take(&out);
 }
 
 static void replace(char **field, const char *v, int *err)
@@ -101,7 +118,7 @@ static void replace(char **field, const char *v, int *err)
 }
 
 /* Applies options from argv to a; seals secrets with the key. */
-static int apply_options(tb_cli *cli, int argc, char **argv, tb_appliance *a)
+static int apply_options(tb_cli *cli, tb_store *st, int argc, char **argv, tb_appliance *a)
 {
     static const struct option opts[] = {
         {"product", required_argument, 0, O_PRODUCT},
@@ -199,11 +216,14 @@ static int apply_options(tb_cli *cli, int argc, char **argv, tb_appliance *a)
             replace(&a->accepted_ips, optarg, &oom);
             break;
         }
-        case O_EVENTS:
-            if (validate_events(optarg))
+        case O_EVENTS: {
+            char *names = validate_events(st, optarg);
+            if (!names)
                 return 1;
-            replace(&a->events_to_import, optarg, &oom);
+            free(a->events_to_import);
+            a->events_to_import = names;
             break;
+        }
         case O_POLL: {
             char *end;
             long v = strtol(optarg, &end, 10);
@@ -338,7 +358,7 @@ int cli_appliance(tb_cli *cli, int argc, char **argv)
         if (argc < 3 || argv[2][0] == '-')
             rc = cli_usage_error(APPLIANCE_USAGE);
         else if (!(rc = valid_name(name)) && !(rc = empty_appliance(&a, name))) {
-            if (!(rc = apply_options(cli, argc - shift, argv + shift, &a))) {
+            if (!(rc = apply_options(cli, st, argc - shift, argv + shift, &a))) {
                 e = store_appliance_insert(st, &a, NULL);
                 if (e == TB_ERR_EXISTS)
                     rc = cli_fail("appliance %s already exists (use 'appliance set')", name);
@@ -355,7 +375,7 @@ int cli_appliance(tb_cli *cli, int argc, char **argv)
             rc = e == TB_ERR_NOT_FOUND ? cli_fail("no such appliance: %s", name)
                                        : cli_fail("cannot read appliance: %s", tb_strerror(e));
         } else {
-            if (!(rc = apply_options(cli, argc - shift, argv + shift, &a))) {
+            if (!(rc = apply_options(cli, st, argc - shift, argv + shift, &a))) {
                 if ((e = store_appliance_update(st, &a)))
                     rc = cli_fail("cannot update appliance: %s", tb_strerror(e));
                 else

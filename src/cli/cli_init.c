@@ -60,6 +60,10 @@ int cli_init(tb_cli *cli, int argc, char **argv)
         cli_fail("cannot create schema: %s (%s)", tb_strerror(e), store_errmsg(st));
         goto out;
     }
+    if ((e = store_event_types_update(st, NULL))) {
+        cli_fail("cannot load the event types: %s", tb_strerror(e));
+        goto out;
+    }
     if ((e = itsm_embedded_schema(db))) {
         cli_fail("cannot create the ticket store schema: %s", tb_strerror(e));
         goto out;

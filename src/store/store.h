@@ -247,6 +247,16 @@ tb_err store_queue_import(tb_store *st, int64_t appliance_id, const char *lsid, 
 tb_err store_poll_done(tb_store *st, int64_t appliance_id, int64_t since, int64_t now, int64_t found,
                        int64_t queued);
 
+/* ---- event-type catalogue (Events to Import is chosen from it) ---- */
+/* Adds the types this version knows (existing ones keep their rows);
+ * *added = how many were new. */
+tb_err store_event_types_update(tb_store *st, int64_t *added);
+/* Case-insensitive lookup; *canonical (≥ 128 bytes) receives the stored spelling. */
+tb_err store_event_type_find(tb_store *st, const char *name, char *canonical, size_t cansz);
+/* Calls fn for every type, ordered by name. */
+tb_err store_event_types_each(tb_store *st, void (*fn)(void *ctx, const char *name, const char *product),
+                              void *ctx);
+
 /* ---- accounts: who may log in to ticketbridge ---- */
 tb_err store_account_add(tb_store *st, const char *username, const char *password_hash,
                          const char *roles);

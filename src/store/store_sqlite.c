@@ -199,6 +199,9 @@ static const char *const migrations[] = {
     "  appliance_id INTEGER PRIMARY KEY REFERENCES tb_appliance(id) ON DELETE CASCADE,"
     "  since INTEGER NOT NULL, next_at INTEGER NOT NULL DEFAULT 0,"
     "  last_poll_at INTEGER, last_found INTEGER, last_queued INTEGER);",
+    /* 2 → 3: the event-type catalogue */
+    "CREATE TABLE tb_event_type(name TEXT PRIMARY KEY COLLATE NOCASE, product TEXT NOT NULL,"
+    "  added_at INTEGER NOT NULL);",
 };
 
 static tb_err schema_version(tb_store *st, int *out)

@@ -37,6 +37,19 @@ expect_eq "jobs retry of an unknown job fails" "$rc" 1
 expect_match "jobs retry explains" "$out" "not failed or done"
 out=$(tb jobs retry abc 2>&1); expect_match "jobs retry rejects a non-number" "$out" "expected a job id"
 
+# --- event-type catalogue and Events to Import validation
+out=$(tb event-types list); expect_eq "init loaded the event types" "$(printf '%s\n' "$out" | wc -l)" 57
+expect_match "PRA types listed for PRA" "$(tb event-types list --product pra)" "Special Action Executed"
+if tb event-types list --product rs | grep -q "Special Action Executed"; then not_ok "PRA-only types hidden for RS"; else ok "PRA-only types hidden for RS"; fi
+out=$(tb event-types update); expect_match "update is idempotent" "$out" "57 event types known, 0 new"
+tb appliance set Default --events-to-import "chat message,  file upload" >/dev/null
+expect_match "names stored in the catalogue's spelling" "$(tb appliance show Default)" "events to import: +Chat Message, File Upload"
+out=$(tb appliance set Default --events-to-import "Customer Joined" 2>&1); rc=$?
+expect_eq "unknown event type refused" "$rc" 1
+expect_match "and named" "$out" "unknown event type 'Customer Joined'"
+tb appliance set Default --events-to-import "" >/dev/null
+expect_match "empty list means all" "$(tb appliance show Default)" "events to import: +\(all\)"
+
 # --- secrets: encrypted at rest, never printed
 SECRET="client-secret-$RANDOM-$RANDOM"
 printf '%s\n' "$SECRET" | tb appliance set Default --client-id my-client --client-secret-file - >/dev/null
