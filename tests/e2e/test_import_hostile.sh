@@ -17,6 +17,18 @@ with open(sys.argv[1], "w") as f:
     f.write("</session></session_list>")
 PY
 mk notxml 'HTTP 200 but this is not XML at all'
+# 72 MB of well-formed sessions: over the 64 MiB report cap
+python3 - "$WORK/huge.xml" <<'PY'
+import sys
+one = ('<session lsid="%032x"><session_type>support</session_type><lseq>1</lseq>'
+       + '<session_details>' + '<event timestamp="1" event_type="Chat Message"><body>' + 'x' * 900 + '</body></event>' * 1
+       + '</session_details></session>\n')
+with open(sys.argv[1], "w") as f:
+    f.write('<?xml version="1.0"?><session_list>')
+    for i in range(72000):
+        f.write(one % (i + 1))
+    f.write('</session_list>')
+PY
 
 tb_init --product rs
 printf 'btsim-secret\n' >"$WORK/secret"
@@ -29,7 +41,8 @@ btsim_start --product rs --seed 5 --appliance-id sim --outbound-url "$TB_URL/api
   --report-file aaaa0000000000000000000000000003="$WORK/truncated.xml" \
   --report-file aaaa0000000000000000000000000004="$WORK/badutf8.xml" \
   --report-file aaaa0000000000000000000000000005="$WORK/deep.xml" \
-  --report-file aaaa0000000000000000000000000006="$WORK/notxml.xml"
+  --report-file aaaa0000000000000000000000000006="$WORK/notxml.xml" \
+  --report-file aaaa0000000000000000000000000007="$WORK/huge.xml"
 tb appliance set Default --hostname "http://127.0.0.1:$BTSIM_PORT" --appliance-id sim --client-id btsim-client \
   --client-secret-file "$WORK/secret" >/dev/null
 sleep 1.5
@@ -51,6 +64,9 @@ check_fails 3 "truncated report" "unusable"
 check_fails 4 "invalid UTF-8" "unusable"
 check_fails 5 "deep nesting" "unusable"
 check_fails 6 "not XML" "unusable"
+check_fails 7 "72 MB report" "larger than"
+hwm=$(awk '/VmHWM/ {print $2}' "/proc/$TB_PID/status")
+[ "$hwm" -lt 131072 ] && ok "memory stayed bounded while refusing it (peak RSS ${hwm} kB)" || not_ok "memory bounded (peak RSS ${hwm} kB)"
 if grep -q "root:" "$DB" 2>/dev/null; then not_ok "no file content leaked into the database"; else ok "no file content leaked into the database"; fi
 
 # the daemon is unharmed: a real session imports
