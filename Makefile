@@ -36,6 +36,8 @@ test-asan: deps
 bench: build
 	@scripts/deps.sh bench
 	@bench/intake.sh
+	@bench/parser.sh
+	@if [ -x bench/import.sh ]; then bench/import.sh; fi
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -6,7 +6,7 @@
 # Usage: bench/parser.sh   (env: BUILD=build-rel RUNS=5 MB=25)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build-rel}
+BUILD=${BUILD:-build}
 RUNS=${RUNS:-5}
 MB=${MB:-25}
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
