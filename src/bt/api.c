@@ -15,16 +15,6 @@
 
 #define DEFAULT_TIMEOUT_MS 30000L
 
-/* snprintf for messages: truncation is expected and fine. */
-static void setmsg(char *out, size_t outsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void setmsg(char *out, size_t outsz, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(out, outsz, fmt, ap);
-    va_end(ap);
-}
 
 tb_err bt_api_base_url(const char *hostname, char *out, size_t outsz)
 {
@@ -120,7 +110,7 @@ static tb_err call(bt_oauth_cache *tokens, tb_http_client *http, const bt_conn *
     char url[BT_API_URL_MAX + 32];
     if ((size_t)snprintf(url, sizeof url, "%s%s", conn->base_url ? conn->base_url : "", path) >=
         sizeof url) {
-        setmsg(res->err, sizeof res->err, "appliance base URL too long");
+        tb_errmsg(res->err, sizeof res->err, "appliance base URL too long");
         return TB_ERR_INVALID;
     }
     rq->url = url;
@@ -152,7 +142,7 @@ static tb_err call(bt_oauth_cache *tokens, tb_http_client *http, const bt_conn *
             bt_oauth_invalidate(tokens, conn, gen);
             if (attempt == 0)
                 continue;
-            setmsg(res->err, sizeof res->err, "%s", BT_OAUTH_DENIED_MSG);
+            tb_errmsg(res->err, sizeof res->err, "%s", BT_OAUTH_DENIED_MSG);
             return TB_ERR_DENIED;
         }
         break;
@@ -160,31 +150,31 @@ static tb_err call(bt_oauth_cache *tokens, tb_http_client *http, const bt_conn *
     if (rc == TB_OK) {
         if (rs.status == 200)
             return TB_OK;
-        setmsg(res->err, sizeof res->err, "HTTP %ld from appliance on %s (%s)", rs.status,
+        tb_errmsg(res->err, sizeof res->err, "HTTP %ld from appliance on %s (%s)", rs.status,
                  path, what);
         return TB_ERR_HTTP;
     }
     if (rc != TB_ERR_HTTP || rs.status < 300 || rs.status > 599) {
         /* transport failure, timeout, cap, or the sink's own error */
-        setmsg(res->err, sizeof res->err, "%s (%s %s)", rs.err, path, what);
+        tb_errmsg(res->err, sizeof res->err, "%s (%s %s)", rs.err, path, what);
         return rc;
     }
     /* An HTTP status other than 2xx. */
     long st = rs.status;
     if (st == 403) {
-        setmsg(res->err, sizeof res->err,
+        tb_errmsg(res->err, sizeof res->err,
                  "appliance refused %s (HTTP 403): check the API account's permissions", what);
         return TB_ERR_DENIED;
     }
     if (st == 429 || (st == 503 && rs.retry_after >= 0)) {
         if (rs.retry_after >= 0)
-            setmsg(res->err, sizeof res->err, "%s; appliance busy, retry after %ld s", rs.err,
+            tb_errmsg(res->err, sizeof res->err, "%s; appliance busy, retry after %ld s", rs.err,
                      rs.retry_after);
         else
-            setmsg(res->err, sizeof res->err, "%s; appliance busy", rs.err);
+            tb_errmsg(res->err, sizeof res->err, "%s; appliance busy", rs.err);
         return TB_ERR_BUSY;
     }
-    setmsg(res->err, sizeof res->err, "%s on %s (%s)", rs.err, path, what);
+    tb_errmsg(res->err, sizeof res->err, "%s on %s (%s)", rs.err, path, what);
     return TB_ERR_HTTP;
 }
 
@@ -200,7 +190,7 @@ tb_err bt_api_report(bt_oauth_cache *tokens, tb_http_client *http, const bt_conn
 {
     res_init(res);
     if (!conn || !report || !*report || !on_chunk) {
-        setmsg(res->err, sizeof res->err, "report call without a report type or sink");
+        tb_errmsg(res->err, sizeof res->err, "report call without a report type or sink");
         return TB_ERR_INVALID;
     }
     tb_buf form;
@@ -208,7 +198,7 @@ tb_err bt_api_report(bt_oauth_cache *tokens, tb_http_client *http, const bt_conn
     tb_err rc = build_form("generate_report", report, params, nparams, &form);
     if (rc) {
         tb_buf_free(&form);
-        setmsg(res->err, sizeof res->err, "cannot encode report parameters: %s",
+        tb_errmsg(res->err, sizeof res->err, "cannot encode report parameters: %s",
                  tb_strerror(rc));
         return rc;
     }
@@ -296,7 +286,7 @@ tb_err bt_api_command(bt_oauth_cache *tokens, tb_http_client *http, const bt_con
     res_init(res);
     tb_buf_init(out, conn && conn->command_max ? conn->command_max : BT_API_COMMAND_MAX);
     if (!action || !*action || !conn) {
-        setmsg(res->err, sizeof res->err, "command call without an action");
+        tb_errmsg(res->err, sizeof res->err, "command call without an action");
         return TB_ERR_INVALID;
     }
     tb_buf form;
@@ -304,7 +294,7 @@ tb_err bt_api_command(bt_oauth_cache *tokens, tb_http_client *http, const bt_con
     tb_err rc = build_form("action", action, params, nparams, &form);
     if (rc) {
         tb_buf_free(&form);
-        setmsg(res->err, sizeof res->err, "cannot encode command parameters: %s",
+        tb_errmsg(res->err, sizeof res->err, "cannot encode command parameters: %s",
                  tb_strerror(rc));
         return rc;
     }
@@ -320,7 +310,7 @@ tb_err bt_api_command(bt_oauth_cache *tokens, tb_http_client *http, const bt_con
     char text[160];
     if (root_is_error(out->data ? out->data : "", out->len, text, sizeof text)) {
         res->appliance_error = true;
-        setmsg(res->err, sizeof res->err, "appliance error: %s", text[0] ? text : "(no text)");
+        tb_errmsg(res->err, sizeof res->err, "appliance error: %s", text[0] ? text : "(no text)");
         return TB_ERR_INVALID;
     }
     return TB_OK;

@@ -29,5 +29,7 @@ int cli_event_types(tb_cli *, int argc, char **argv);
 /* Shared helpers for commands (cli_util.c). */
 int cli_usage_error(const char *usage_line);      /* prints "usage: ...", returns 2 */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* prints "ticketbridge: ...", returns 1 */
+/* --limit N (1-100000); prints the error and returns 1 when s is not one. */
+int cli_parse_limit(const char *s, size_t *out);
 
 #endif

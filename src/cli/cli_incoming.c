@@ -50,16 +50,6 @@ static int open_ro(tb_cli *cli, tb_store **st)
     return 0;
 }
 
-static int parse_limit(const char *s, size_t *out)
-{
-    char *end;
-    long n = strtol(s, &end, 10);
-    if (*end || n < 1 || n > 100000)
-        return cli_fail("--limit: expected 1-100000, got '%s'", s);
-    *out = (size_t)n;
-    return 0;
-}
-
 /* Prints body bytes with control characters escaped, so a hostile body
  * cannot drive the terminal. */
 static void print_safe(const char *s, size_t n)
@@ -94,7 +84,7 @@ int cli_incoming(tb_cli *cli, int argc, char **argv)
             f.status = optarg;
             break;
         case 'n':
-            if (parse_limit(optarg, &f.limit))
+            if (cli_parse_limit(optarg, &f.limit))
                 return 1;
             break;
         case 'i': {
@@ -179,7 +169,7 @@ int cli_jobs(tb_cli *cli, int argc, char **argv)
             f.state = optarg;
             break;
         case 'n':
-            if (parse_limit(optarg, &f.limit))
+            if (cli_parse_limit(optarg, &f.limit))
                 return 1;
             break;
         case 'h': printf("usage: %s\n", JOBS_USAGE); return 0;

@@ -66,14 +66,10 @@ int cli_sessions(tb_cli *cli, int argc, char **argv)
         switch (c) {
         case 't': task = optarg; break;
         case 'c': ci = optarg; break;
-        case 'n': {
-            char *end;
-            long n = strtol(optarg, &end, 10);
-            if (*end || n < 1 || n > 100000)
-                return cli_fail("--limit: expected 1-100000, got '%s'", optarg);
-            f.limit = (size_t)n;
+        case 'n':
+            if (cli_parse_limit(optarg, &f.limit))
+                return 1;
             break;
-        }
         case 'h': printf("usage: %s\n", SESSIONS_USAGE); return 0;
         default: return cli_usage_error(SESSIONS_USAGE);
         }

@@ -1,5 +1,8 @@
 #include "core/err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 const char *tb_strerror(tb_err e)
 {
     static const char *const msg[TB_ERR__COUNT] = {
@@ -23,4 +26,14 @@ const char *tb_strerror(tb_err e)
     if ((unsigned)e >= TB_ERR__COUNT || !msg[e])
         return "unknown error";
     return msg[e];
+}
+
+void tb_errmsg(char *out, size_t outsz, const char *fmt, ...)
+{
+    if (!outsz)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out, outsz, fmt, ap);
+    va_end(ap);
 }

@@ -26,4 +26,9 @@ typedef enum tb_err {
 /* Static, human-readable description; never NULL. */
 const char *tb_strerror(tb_err e);
 
+#include <stddef.h>
+/* Formats an error message into a fixed buffer; truncation is expected and
+ * fine (messages are for people), so callers need not check it. */
+void tb_errmsg(char *out, size_t outsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif

@@ -31,16 +31,6 @@ typedef struct xfer {
     tb_err sink_err;        /* why the write callback aborted */
 } xfer;
 
-/* snprintf for messages: truncation is expected and fine. */
-static void setmsg(char *out, size_t outsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void setmsg(char *out, size_t outsz, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(out, outsz, fmt, ap);
-    va_end(ap);
-}
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static CURLcode g_init_rc = CURLE_FAILED_INIT;
@@ -275,15 +265,15 @@ tb_err tb_http_perform(tb_http_client *c, const tb_http_request *rq, tb_http_res
     memset(rs, 0, sizeof *rs);
     rs->retry_after = -1;
     if (!c || !rq || !rq->url) {
-        setmsg(rs->err, sizeof rs->err, "HTTP request without a URL");
+        tb_errmsg(rs->err, sizeof rs->err, "HTTP request without a URL");
         return TB_ERR_INVALID;
     }
     if (rq->body && rq->on_chunk) {
-        setmsg(rs->err, sizeof rs->err, "HTTP request with two response sinks");
+        tb_errmsg(rs->err, sizeof rs->err, "HTTP request with two response sinks");
         return TB_ERR_INVALID;
     }
     if (rq->body && rq->body->max == 0) {
-        setmsg(rs->err, sizeof rs->err, "HTTP response buffer without a size cap");
+        tb_errmsg(rs->err, sizeof rs->err, "HTTP response buffer without a size cap");
         return TB_ERR_INVALID;
     }
     char host[128];
@@ -299,7 +289,7 @@ tb_err tb_http_perform(tb_http_client *c, const tb_http_request *rq, tb_http_res
         rc = add_header(&hdrs, "Expect:");  /* no 100-continue round trip */
     if (rc) {
         slist_wipe_free(hdrs);
-        setmsg(rs->err, sizeof rs->err, "cannot build request headers: %s", tb_strerror(rc));
+        tb_errmsg(rs->err, sizeof rs->err, "cannot build request headers: %s", tb_strerror(rc));
         return rc;
     }
     long cto = rq->connect_timeout_ms > 0 ? rq->connect_timeout_ms : TB_HTTP_CONNECT_TIMEOUT_MS;
@@ -340,7 +330,7 @@ tb_err tb_http_perform(tb_http_client *c, const tb_http_request *rq, tb_http_res
     }
     if (cc != CURLE_OK) {
         slist_wipe_free(hdrs);
-        setmsg(rs->err, sizeof rs->err, "cannot set up request to %s: %s", host,
+        tb_errmsg(rs->err, sizeof rs->err, "cannot set up request to %s: %s", host,
                  curl_easy_strerror(cc));
         return map_curl(cc);
     }
@@ -354,20 +344,20 @@ tb_err tb_http_perform(tb_http_client *c, const tb_http_request *rq, tb_http_res
 
     if (cc == CURLE_WRITE_ERROR && x.sink_err) {
         if (x.sink_err == TB_ERR_TOO_LARGE && rq->body)
-            setmsg(rs->err, sizeof rs->err,
+            tb_errmsg(rs->err, sizeof rs->err,
                      "response from %s is larger than the %zu-byte limit", host, rq->body->max);
         else
-            setmsg(rs->err, sizeof rs->err, "response from %s rejected: %s", host,
+            tb_errmsg(rs->err, sizeof rs->err, "response from %s rejected: %s", host,
                      tb_strerror(x.sink_err));
         return x.sink_err;
     }
     if (cc != CURLE_OK) {
         const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc);
-        setmsg(rs->err, sizeof rs->err, "request to %s failed: %s", host, why);
+        tb_errmsg(rs->err, sizeof rs->err, "request to %s failed: %s", host, why);
         return map_curl(cc);
     }
     if (rs->status < 200 || rs->status > 299) {
-        setmsg(rs->err, sizeof rs->err, "HTTP %ld from %s", rs->status, host);
+        tb_errmsg(rs->err, sizeof rs->err, "HTTP %ld from %s", rs->status, host);
         return TB_ERR_HTTP;
     }
     return TB_OK;

@@ -208,7 +208,7 @@ static void test_migration_from_v1(void **state)
     /* turn it back into version 1 */
     sqlite3 *db;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "DROP TABLE tb_poll_state; ALTER TABLE tb_appliance DROP COLUMN poll_interval;"
+    assert_int_equal(sqlite3_exec(db, "DROP TABLE tb_poll_state; DROP TABLE tb_event_type; ALTER TABLE tb_appliance DROP COLUMN poll_interval;"
                                       "UPDATE tb_meta SET value='1' WHERE key='schema_version';", NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
