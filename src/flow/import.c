@@ -23,6 +23,7 @@ static void tls_free(void *p)
         return;
     tb_http_client_free(t->http);
     itsm_close(t->tickets);
+    store_close(t->reader);
     free(t);
 }
 
@@ -36,6 +37,8 @@ tb_err import_tls_get(import_ctx *c, struct import_tls **out)
         tb_err e = tb_http_client_new(&t->http);
         if (!e)
             e = itsm_embedded_open(c->db_path, &t->tickets);
+        if (!e)
+            e = store_open(c->db_path, STORE_READ_ONLY, &t->reader);
         if (e || pthread_setspecific(c->tls, t)) {
             tls_free(t);
             return e ? e : TB_ERR_NOMEM;
@@ -287,6 +290,7 @@ struct save_arg {
     const struct links *l;
     int64_t session_id;
     bool noted;
+    bool existed;
 };
 
 static bool keep_event(const struct bt_event *e, void *ctx)
@@ -300,7 +304,7 @@ static tb_err do_save(tb_store *st, void *arg)
     tb_session_links links = {sa->l->task_table, sa->l->task_sys_id, sa->l->task_number, sa->l->ci_sys_id,
                               sa->l->user_sys_id};
     return store_session_save(st, sa->a->id, sa->a->product, sa->s, &links, keep_event, (void *)sa->a,
-                              tb_now_ms() / 1000, &sa->session_id, &sa->noted);
+                              tb_now_ms() / 1000, &sa->session_id, &sa->noted, &sa->existed);
 }
 
 struct mark_arg {
@@ -331,9 +335,14 @@ static bool note_exists(itsm *t, const char *sys_id, const char *lsid)
     return found;
 }
 
-static tb_err write_note(itsm *t, const char *table, const char *sys_id, const char *lsid, const char *text)
+/* maybe_written: an earlier import stored the session but did not record
+ * its note, so it may have crashed right after writing it: look first. A
+ * first import cannot have left a note, and skips the look (which reads
+ * every note on the record). */
+static tb_err write_note(itsm *t, const char *table, const char *sys_id, const char *lsid, const char *text,
+                         bool maybe_written)
 {
-    if (note_exists(t, sys_id, lsid))
+    if (maybe_written && note_exists(t, sys_id, lsid))
         return TB_OK;
     return itsm_add_journal(t, table, sys_id, "work_notes", text, "ticketbridge");
 }
@@ -377,9 +386,9 @@ static tb_err on_session(const bt_session *s, void *ctx)
     }
     e = TB_OK;
     if (l.task_sys_id[0])
-        e = write_note(r->tickets, l.task_table, l.task_sys_id, s->lsid, text);
+        e = write_note(r->tickets, l.task_table, l.task_sys_id, s->lsid, text, sa.existed);
     if (!e && l.ci_sys_id[0])
-        e = write_note(r->tickets, "cmdb_ci", l.ci_sys_id, s->lsid, text);
+        e = write_note(r->tickets, "cmdb_ci", l.ci_sys_id, s->lsid, text, sa.existed);
     free(text);
     if (e) {
         snprintf(r->err, r->errsz, "cannot write the work note for session %s: %s", s->lsid, tb_strerror(e));
@@ -483,10 +492,21 @@ tb_err import_conn(import_ctx *c, const appliance_entry *a, char *base, size_t b
 
 tb_err import_job(void *ctx, const tb_job_claim *job, char *err, size_t errsz)
 {
+    import_ctx *c = ctx;
     import_result res;
     if (!job->lsid[0]) {
         snprintf(err, errsz, "job has no session id");
         return TB_ERR_INVALID;
+    }
+    /* An event and a reconciler poll can both queue the same session; so can
+     * a retried delivery after a restart. If it was imported after this job
+     * was requested, there is nothing new to fetch. */
+    struct import_tls *t;
+    int64_t saved_at = 0;
+    if (!import_tls_get(c, &t) && !store_session_saved_at(t->reader, job->appliance_id, job->lsid, &saved_at) &&
+        saved_at > job->requested_at) {
+        TB_LOGI("session already imported", "lsid=%s", job->lsid);
+        return TB_OK;
     }
     tb_err e = import_lsid(ctx, job->appliance_id, job->lsid, &res, err, errsz);
     if (!e)

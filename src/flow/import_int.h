@@ -9,6 +9,7 @@
 #include "flow/import.h"
 #include "http/client.h"
 #include "itsm/itsm.h"
+#include "store/store.h"
 
 struct import_ctx {
     import_opts opt;
@@ -22,6 +23,7 @@ struct import_ctx {
 struct import_tls {
     tb_http_client *http;
     itsm *tickets;
+    tb_store *reader;           /* read-only; writes go through the writer */
 };
 
 tb_err import_tls_get(import_ctx *c, struct import_tls **out);

@@ -162,6 +162,7 @@ typedef struct tb_job_claim {
     char lsid[65];
     int64_t incoming_id;
     int attempts;                   /* including this one */
+    int64_t requested_at;           /* created, or re-queued by hand (unix s) */
 } tb_job_claim;
 
 #define STORE_JOB_KINDS_MAX 16
@@ -200,11 +201,14 @@ typedef bool (*tb_event_filter)(const struct bt_event *e, void *ctx);
  * children (users, events, file transfers, custom attributes), inside the
  * caller's transaction: a re-import never duplicates a row. The work-note
  * marker survives re-imports. *session_id = the session's row id;
- * *work_note_done = whether a work note was already written for it. */
+ * *work_note_done = whether a work note was already written for it;
+ * *existed = whether an earlier import had stored it (any may be NULL). */
 tb_err store_session_save(tb_store *st, int64_t appliance_id, const char *product,
                           const struct bt_session *s, const tb_session_links *links,
                           tb_event_filter keep, void *keep_ctx, int64_t now, int64_t *session_id,
-                          bool *work_note_done);
+                          bool *work_note_done, bool *existed);
+/* When (appliance, lsid) was last saved (unix s); 0 if never. */
+tb_err store_session_saved_at(tb_store *st, int64_t appliance_id, const char *lsid, int64_t *saved_at);
 /* Records that the session's work note exists (idempotency of notes). */
 tb_err store_session_mark_noted(tb_store *st, int64_t session_id, int64_t now);
 

@@ -20,7 +20,7 @@ tb_err store_job_claim(tb_store *st, const char *const *kinds, size_t nkinds, in
     snprintf(sql + n, sizeof sql - (size_t)n,
              ") ORDER BY run_after, id LIMIT 1)"
              " RETURNING id, kind, coalesce(appliance_id, 0), coalesce(lsid, ''),"
-             " coalesce(incoming_id, 0), attempts");
+             " coalesce(incoming_id, 0), attempts, created_at");
     sqlite3_stmt *s;
     int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
     if (rc != SQLITE_OK)
@@ -38,6 +38,7 @@ tb_err store_job_claim(tb_store *st, const char *const *kinds, size_t nkinds, in
         snprintf(out->lsid, sizeof out->lsid, "%s", (const char *)sqlite3_column_text(s, 3));
         out->incoming_id = sqlite3_column_int64(s, 4);
         out->attempts = sqlite3_column_int(s, 5);
+        out->requested_at = sqlite3_column_int64(s, 6);
         rc = sqlite3_step(s);   /* finish the statement */
         e = rc == SQLITE_DONE ? TB_OK : store_rc(rc);
     } else {
@@ -92,10 +93,10 @@ tb_err store_job_requeue(tb_store *st, int64_t id, int64_t now, int64_t *count)
 {
     if (id)
         return update_count(st,
-            "UPDATE tb_job SET state = 'queued', run_after = 0, attempts = 0, updated_at = ?1"
+            "UPDATE tb_job SET state = 'queued', run_after = 0, attempts = 0, updated_at = ?1, created_at = ?1"
             " WHERE id = ?2 AND state IN ('failed', 'done')", now, id, count);
     return update_count(st,
-        "UPDATE tb_job SET state = 'queued', run_after = 0, attempts = 0, updated_at = ?1"
+        "UPDATE tb_job SET state = 'queued', run_after = 0, attempts = 0, updated_at = ?1, created_at = ?1"
         " WHERE state = 'failed' AND ?2 = 0", now, 0, count);
 }
 

@@ -284,15 +284,30 @@ static tb_err save_files(tb_store *st, int64_t id, const bt_session *x)
     return e;
 }
 
+tb_err store_session_saved_at(tb_store *st, int64_t appliance_id, const char *lsid, int64_t *saved_at)
+{
+    sqlite3_stmt *s;
+    tb_err e = prepare(st, "SELECT updated_at FROM tb_session WHERE appliance_id = ? AND lsid = ?", &s);
+    if (e)
+        return e;
+    sqlite3_bind_int64(s, 1, appliance_id);
+    sqlite3_bind_text(s, 2, lsid, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    *saved_at = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    return finish(s, rc);
+}
+
 tb_err store_session_save(tb_store *st, int64_t appliance_id, const char *product, const bt_session *x,
                           const tb_session_links *links, tb_event_filter keep, void *keep_ctx, int64_t now,
-                          int64_t *session_id, bool *work_note_done)
+                          int64_t *session_id, bool *work_note_done, bool *existed)
 {
     if (!x->lsid || !*x->lsid)
         return TB_ERR_INVALID;
-    int64_t id = 0;
+    int64_t id = 0, before = 0;
     bool noted = false;
-    tb_err e = save_session_row(st, appliance_id, product, x, links, now, &id, &noted);
+    tb_err e = store_session_saved_at(st, appliance_id, x->lsid, &before);
+    if (!e)
+        e = save_session_row(st, appliance_id, product, x, links, now, &id, &noted);
     if (!e)
         e = delete_children(st, id);
     if (!e)
@@ -309,6 +324,8 @@ tb_err store_session_save(tb_store *st, int64_t appliance_id, const char *produc
         *session_id = id;
     if (work_note_done)
         *work_note_done = noted;
+    if (existed)
+        *existed = before != 0;
     return TB_OK;
 }
 

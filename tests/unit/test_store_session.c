@@ -118,7 +118,7 @@ static void save(struct fx *f, const bt_session *s, const tb_session_links *l, t
                  int64_t *id, bool *noted)
 {
     assert_int_equal(store_begin(f->st), TB_OK);
-    assert_int_equal(store_session_save(f->st, f->appliance, "pra", s, l, keep, NULL, 1000, id, noted), TB_OK);
+    assert_int_equal(store_session_save(f->st, f->appliance, "pra", s, l, keep, NULL, 1000, id, noted, NULL), TB_OK);
     assert_int_equal(store_commit(f->st), TB_OK);
 }
 
@@ -177,7 +177,7 @@ static void test_rollback_leaves_nothing(void **state)
     struct fx *f = *state;
     bt_session s = make_session("abcabcabcabcabcabcabcabcabcabcab", 3);
     assert_int_equal(store_begin(f->st), TB_OK);
-    assert_int_equal(store_session_save(f->st, f->appliance, "pra", &s, NULL, NULL, NULL, 1, NULL, NULL), TB_OK);
+    assert_int_equal(store_session_save(f->st, f->appliance, "pra", &s, NULL, NULL, NULL, 1, NULL, NULL, NULL), TB_OK);
     store_rollback(f->st);
     assert_int_equal(count(f, "sessions"), 0);
 }
@@ -187,11 +187,11 @@ static void test_invalid(void **state)
     struct fx *f = *state;
     bt_session s = make_session("", 3);
     assert_int_equal(store_begin(f->st), TB_OK);
-    assert_int_equal(store_session_save(f->st, f->appliance, "pra", &s, NULL, NULL, NULL, 1, NULL, NULL),
+    assert_int_equal(store_session_save(f->st, f->appliance, "pra", &s, NULL, NULL, NULL, 1, NULL, NULL, NULL),
                      TB_ERR_INVALID);
     s.lsid = "deadbeefdeadbeefdeadbeefdeadbeef";
     /* unknown appliance: the foreign key refuses it */
-    assert_int_not_equal(store_session_save(f->st, 999, "pra", &s, NULL, NULL, NULL, 1, NULL, NULL), TB_OK);
+    assert_int_not_equal(store_session_save(f->st, 999, "pra", &s, NULL, NULL, NULL, 1, NULL, NULL, NULL), TB_OK);
     store_rollback(f->st);
     assert_int_equal(store_session_mark_noted(f->st, 12345, 1), TB_ERR_NOT_FOUND);
 }
@@ -203,7 +203,7 @@ static void test_migration_from_v1(void **state)
     struct fx *f = *state;
     assert_int_equal(store_begin(f->st), TB_OK);
     bt_session s = make_session("abababababababababababababababab", 3);
-    assert_int_equal(store_session_save(f->st, f->appliance, "pra", &s, NULL, NULL, NULL, 1, NULL, NULL), TB_OK);
+    assert_int_equal(store_session_save(f->st, f->appliance, "pra", &s, NULL, NULL, NULL, 1, NULL, NULL, NULL), TB_OK);
     assert_int_equal(store_commit(f->st), TB_OK);
     /* turn it back into version 1 */
     sqlite3 *db;
