@@ -76,6 +76,7 @@ void import_ctx_free(import_ctx *c)
     tls_free(pthread_getspecific(c->tls));
     pthread_setspecific(c->tls, NULL);
     pthread_key_delete(c->tls);
+    itsm_close(c->writer_tickets);     /* frees only its own memory */
     bt_oauth_cache_free(c->tokens);
     free(c->db_path);
     free(c);
@@ -119,7 +120,7 @@ char *import_note_text(const bt_session *s, const char *product, const char *app
     char start[32], end[32];
     fmt_time(s->start_time, start, sizeof start);
     fmt_time(s->end_time, end, sizeof end);
-    /* First line: the marker that makes notes idempotent (see note_exists). */
+    /* First line: names the session, so a note can be traced back to it. */
     tb_buf_printf(&b, "BeyondTrust session %s\n", s->lsid);
     tb_buf_printf(&b, "%s session on appliance %s\n", pra ? "Privileged Remote Access" : "Remote Support",
                   or_dash(appliance_name));
@@ -285,12 +286,13 @@ struct run {
 };
 
 struct save_arg {
+    import_ctx *c;
     const appliance_entry *a;
     const bt_session *s;
     const struct links *l;
-    int64_t session_id;
-    bool noted;
-    bool existed;
+    const char *note;               /* NULL when there is nothing to note on */
+    bool noted;                     /* out: a note was already recorded, or written now */
+    bool wrote;                     /* out: written by this call */
 };
 
 static bool keep_event(const struct bt_event *e, void *ctx)
@@ -298,53 +300,30 @@ static bool keep_event(const struct bt_event *e, void *ctx)
     return appliance_imports_event(ctx, e->event_type ? e->event_type : "");
 }
 
+/* Runs on the writer thread, inside its transaction: the session, its
+ * related lists, its work notes and the record that they exist commit
+ * together or not at all, so a note is never written twice nor lost. */
 static tb_err do_save(tb_store *st, void *arg)
 {
     struct save_arg *sa = arg;
     tb_session_links links = {sa->l->task_table, sa->l->task_sys_id, sa->l->task_number, sa->l->ci_sys_id,
                               sa->l->user_sys_id};
-    return store_session_save(st, sa->a->id, sa->a->product, sa->s, &links, keep_event, (void *)sa->a,
-                              tb_now_ms() / 1000, &sa->session_id, &sa->noted, &sa->existed);
-}
-
-struct mark_arg {
-    int64_t session_id;
-};
-
-static tb_err do_mark(tb_store *st, void *arg)
-{
-    return store_session_mark_noted(st, ((struct mark_arg *)arg)->session_id, tb_now_ms() / 1000);
-}
-
-/* A note for this session already on the record? (Covers a crash between
- * writing the note and recording that it was written.) */
-static bool note_exists(itsm *t, const char *sys_id, const char *lsid)
-{
-    char marker[128];
-    snprintf(marker, sizeof marker, "BeyondTrust session %s\n", lsid);
-    itsm_kv kv[] = {{"element_id", sys_id}, {"element", "work_notes"}};
-    itsm_record **v = NULL;
-    size_t n = 0;
-    bool found = false;
-    if (itsm_query(t, "sys_journal_field", kv, 2, 0, 0, 0, &v, &n) == TB_OK)
-        for (size_t i = 0; i < n && !found; i++) {
-            const char *val = itsm_record_get(v[i], "value");
-            found = val && !strncmp(val, marker, strlen(marker));
-        }
-    itsm_records_free(v, n);
-    return found;
-}
-
-/* maybe_written: an earlier import stored the session but did not record
- * its note, so it may have crashed right after writing it: look first. A
- * first import cannot have left a note, and skips the look (which reads
- * every note on the record). */
-static tb_err write_note(itsm *t, const char *table, const char *sys_id, const char *lsid, const char *text,
-                         bool maybe_written)
-{
-    if (maybe_written && note_exists(t, sys_id, lsid))
-        return TB_OK;
-    return itsm_add_journal(t, table, sys_id, "work_notes", text, "ticketbridge");
+    int64_t now = tb_now_ms() / 1000, id = 0;
+    tb_err e = store_session_save(st, sa->a->id, sa->a->product, sa->s, &links, keep_event, (void *)sa->a, now,
+                                  &id, &sa->noted, NULL);
+    if (e || sa->noted || !sa->note)
+        return e;
+    if (!sa->c->writer_tickets && (e = itsm_embedded_wrap(store_sqlite3(st), &sa->c->writer_tickets)))
+        return e;
+    itsm *t = sa->c->writer_tickets;
+    if (sa->l->task_sys_id[0])
+        e = itsm_add_journal(t, sa->l->task_table, sa->l->task_sys_id, "work_notes", sa->note, "ticketbridge");
+    if (!e && sa->l->ci_sys_id[0])
+        e = itsm_add_journal(t, "cmdb_ci", sa->l->ci_sys_id, "work_notes", sa->note, "ticketbridge");
+    if (!e)
+        e = store_session_mark_noted(st, id, now);
+    sa->wrote = !e;
+    return e;
 }
 
 static tb_err on_session(const bt_session *s, void *ctx)
@@ -367,39 +346,27 @@ static tb_err on_session(const bt_session *s, void *ctx)
     }
     find_ci(r->tickets, r->a, s, &l);
     find_user(r->tickets, r->a, s, &l);
-    struct save_arg sa = {.a = r->a, .s = s, .l = &l};
+    char *note = NULL;
+    if (l.task_sys_id[0] || l.ci_sys_id[0]) {
+        note = import_note_text(s, r->a->product, r->a->name);
+        if (!note) {
+            snprintf(r->err, r->errsz, "out of memory writing the work note");
+            return TB_ERR_NOMEM;
+        }
+    }
+    struct save_arg sa = {.c = r->c, .a = r->a, .s = s, .l = &l, .note = note};
     tb_err e = writer_call(r->c->opt.writer, do_save, &sa);
+    free(note);
     if (e) {
         snprintf(r->err, r->errsz, "cannot store session %s: %s", s->lsid, tb_strerror(e));
         return e;
     }
     r->res->sessions++;
+    r->res->notes += sa.wrote;
     snprintf(r->res->task_number, sizeof r->res->task_number, "%s", l.task_number);
     snprintf(r->res->ci_sys_id, sizeof r->res->ci_sys_id, "%s", l.ci_sys_id);
     snprintf(r->res->user_sys_id, sizeof r->res->user_sys_id, "%s", l.user_sys_id);
-    if (sa.noted || (!l.task_sys_id[0] && !l.ci_sys_id[0]))
-        return TB_OK;
-    char *text = import_note_text(s, r->a->product, r->a->name);
-    if (!text) {
-        snprintf(r->err, r->errsz, "out of memory writing the work note");
-        return TB_ERR_NOMEM;
-    }
-    e = TB_OK;
-    if (l.task_sys_id[0])
-        e = write_note(r->tickets, l.task_table, l.task_sys_id, s->lsid, text, sa.existed);
-    if (!e && l.ci_sys_id[0])
-        e = write_note(r->tickets, "cmdb_ci", l.ci_sys_id, s->lsid, text, sa.existed);
-    free(text);
-    if (e) {
-        snprintf(r->err, r->errsz, "cannot write the work note for session %s: %s", s->lsid, tb_strerror(e));
-        return e == TB_ERR_BUSY ? TB_ERR_BUSY : e;
-    }
-    struct mark_arg ma = {sa.session_id};
-    if ((e = writer_call(r->c->opt.writer, do_mark, &ma)))
-        snprintf(r->err, r->errsz, "cannot record the work note of session %s: %s", s->lsid, tb_strerror(e));
-    else
-        r->res->notes++;
-    return e;
+    return TB_OK;
 }
 
 static tb_err feed(void *ctx, const char *data, size_t len)

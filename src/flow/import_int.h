@@ -16,6 +16,10 @@ struct import_ctx {
     char *db_path;
     bt_oauth_cache *tokens;
     pthread_key_t tls;
+    /* The ticket store on the writer's connection: work notes are written in
+     * the same transaction as the session they describe. Touched only by
+     * functions running on the writer thread. */
+    itsm *writer_tickets;
 };
 
 /* Per worker thread: an HTTP client (curl handles are single-threaded) and

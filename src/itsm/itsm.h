@@ -101,6 +101,12 @@ size_t itsm_value_cap(const char *field);
 /* Embedded backend: opens its own connection to the SQLite file at path
  * (WAL, busy timeout). itsm_embedded_schema creates its tables if missing. */
 tb_err itsm_embedded_open(const char *db_path, itsm **out);
+/* The embedded backend on a connection someone else owns (the writer's), so
+ * ticket writes join that connection's open transaction: each write is a
+ * savepoint inside it, and commits with it. itsm_close leaves db open. Use
+ * only from the thread that owns db, while its transaction is open. */
+struct sqlite3;
+tb_err itsm_embedded_wrap(struct sqlite3 *db, itsm **out);
 tb_err itsm_embedded_schema(const char *db_path);
 
 #endif

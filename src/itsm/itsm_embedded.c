@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 #define SQL_MAX (64u * 1024)
@@ -27,6 +28,9 @@ typedef struct emb_table {
 typedef struct emb {
     itsm base;
     sqlite3 *db;
+    /* Borrowed connection (itsm_embedded_wrap): writes nest in the owner's
+     * open transaction as savepoints, and close leaves the connection open. */
+    bool borrowed;
     size_t ntables;
     emb_table tables[16];
 } emb;
@@ -72,8 +76,20 @@ static tb_err exec(emb *e, const char *sql)
     return emb_err(sqlite3_exec(e->db, sql, NULL, NULL, NULL));
 }
 
+static tb_err begin(emb *e)
+{
+    return exec(e, e->borrowed ? "SAVEPOINT itsm_write" : "BEGIN IMMEDIATE");
+}
+
 static tb_err finish(emb *e, tb_err rc)
 {
+    if (e->borrowed) {
+        if (rc)
+            sqlite3_exec(e->db, "ROLLBACK TO itsm_write; RELEASE itsm_write", NULL, NULL, NULL);
+        else if ((rc = exec(e, "RELEASE itsm_write")))
+            sqlite3_exec(e->db, "ROLLBACK TO itsm_write; RELEASE itsm_write", NULL, NULL, NULL);
+        return rc;
+    }
     if (rc)
         sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
     else if ((rc = exec(e, "COMMIT")))
@@ -311,7 +327,7 @@ static tb_err emb_create(itsm *h, const char *table, const itsm_kv *kv, size_t n
     if (task)
         np = derive_state(table, p, np, now);
 
-    if (!(rc = exec(e, "BEGIN IMMEDIATE"))) {
+    if (!(rc = begin(e))) {
         if (task && !has_pair(p, np, "number")) {
             rc = next_number(e, table, now, number, sizeof number);
             p[np++] = (pair){"number", number};
@@ -519,7 +535,7 @@ static tb_err emb_add_journal(itsm *h, const char *table, const char *sys_id,
         {"sys_created_by", who}, {"sys_updated_by", who}, {"element_id", sys_id},
         {"name", table}, {"element", element}, {"value", text},
     };
-    tb_err rc = exec(e, "BEGIN IMMEDIATE");
+    tb_err rc = begin(e);
     if (rc)
         return rc;
     rc = touch(e, table, sys_id, who, now);
@@ -543,7 +559,7 @@ static tb_err emb_attach(itsm *h, const char *table, const char *sys_id, const c
     new_sys_id(id);
     snprintf(size, sizeof size, "%zu", len);
 
-    tb_err rc = exec(e, "BEGIN IMMEDIATE");
+    tb_err rc = begin(e);
     if (rc)
         return rc;
     itsm_record *target = NULL;
@@ -592,7 +608,8 @@ static void emb_close(itsm *h)
     emb *e = E(h);
     for (size_t i = 0; i < e->ntables; i++)
         free_table(&e->tables[i]);
-    sqlite3_close(e->db);
+    if (!e->borrowed)
+        sqlite3_close(e->db);
     free(e);
 }
 
@@ -659,6 +676,30 @@ static const char *const all_tables[] = {
     "sn_customerservice_case", "cmdb_ci", "sys_user", "sys_user_group",
     "sys_user_grmember", "sys_journal_field", "sys_attachment", NULL,
 };
+
+tb_err itsm_embedded_wrap(sqlite3 *db, itsm **out)
+{
+    if (!out || !db)
+        return TB_ERR_INVALID;
+    *out = NULL;
+    emb *e = calloc(1, sizeof *e);
+    if (!e)
+        return TB_ERR_NOMEM;
+    e->base.ops = &embedded_ops;
+    e->db = db;
+    e->borrowed = true;
+    tb_err rc = TB_OK;
+    for (size_t i = 0; !rc && all_tables[i]; i++) {
+        rc = load_table(e, all_tables[i], &e->tables[i]);
+        e->ntables = i + 1;
+    }
+    if (rc) {
+        emb_close(&e->base);
+        return rc;
+    }
+    *out = &e->base;
+    return TB_OK;
+}
 
 tb_err itsm_embedded_open(const char *db_path, itsm **out)
 {

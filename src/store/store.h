@@ -18,6 +18,10 @@ enum { STORE_READ_ONLY = 1, STORE_CREATE = 2 };
 
 tb_err store_open(const char *path, int flags, tb_store **out);
 void store_close(tb_store *st);
+/* The SQLite connection, for a backend that must write inside this
+ * connection's transaction (the embedded ticket store, from the writer). */
+struct sqlite3;
+struct sqlite3 *store_sqlite3(tb_store *st);
 /* Creates the gateway tables if missing (idempotent). */
 tb_err store_schema(tb_store *st);
 /* Last SQLite error text of this connection, for messages. */

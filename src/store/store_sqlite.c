@@ -283,3 +283,8 @@ tb_err store_checkpoint(tb_store *st)
 {
     return store_rc(sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL));
 }
+
+sqlite3 *store_sqlite3(tb_store *st)
+{
+    return st->db;
+}

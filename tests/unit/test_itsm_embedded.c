@@ -512,6 +512,46 @@ static void test_numbering_concurrent(void **state)
     itsm_records_free(v, nv);
 }
 
+/* A wrapped (borrowed) connection: writes join the owner's transaction and
+ * live or die with it; closing the wrapper leaves the connection open. */
+static void test_wrap_joins_owner_transaction(void **state)
+{
+    fixture *f = *state;
+    itsm_kv kv[] = {{"short_description", "wrapped"}};
+    itsm_record *inc = NULL;
+    assert_int_equal(itsm_create(f->h, "incident", kv, 1, &inc), TB_OK);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    itsm *w = NULL;
+    assert_int_equal(itsm_embedded_wrap(db, &w), TB_OK);
+    itsm_kv q[] = {{"element_id", inc->sys_id}};
+    itsm_record **v = NULL;
+    size_t n = 0;
+
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(itsm_add_journal(w, "incident", inc->sys_id, "work_notes", "rolled back", "t"), TB_OK);
+    assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(itsm_query(f->h, "sys_journal_field", q, 1, 0, 0, 0, &v, &n), TB_OK);
+    assert_int_equal(n, 0);
+    itsm_records_free(v, n);
+
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(itsm_add_journal(w, "incident", inc->sys_id, "work_notes", "kept", "t"), TB_OK);
+    /* a failing write undoes only itself */
+    assert_int_not_equal(itsm_add_journal(w, "nope_table", inc->sys_id, "work_notes", "x", "t"), TB_OK);
+    assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(itsm_query(f->h, "sys_journal_field", q, 1, 0, 0, 0, &v, &n), TB_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(itsm_record_get(v[0], "value"), "kept");
+    itsm_records_free(v, n);
+
+    itsm_close(w);
+    assert_int_equal(sqlite3_exec(db, "SELECT 1", NULL, NULL, NULL), SQLITE_OK);   /* still open */
+    sqlite3_close(db);
+    itsm_record_free(inc);
+}
+
 static void test_open_errors(void **state)
 {
     fixture *f = *state;
@@ -534,6 +574,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hostile_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query, setup, teardown),
         cmocka_unit_test_setup_teardown(test_journal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wrap_joins_owner_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attachment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update, setup, teardown),
         cmocka_unit_test_setup_teardown(test_numbering_concurrent, setup, teardown),
