@@ -99,6 +99,7 @@ static tb_err build(appliance_cache *c, appliance_snapshot **out)
         a->import_external_sessions = r->import_external_sessions;
         a->auto_associate_user = r->auto_associate_user;
         a->auto_associate_ci = r->auto_associate_ci;
+        a->poll_interval = r->poll_interval;
         s->n = i + 1;
         if (!a->name || !a->product || !a->host || !a->guid || !a->hostname || !a->client_id ||
             !a->events_to_import) {

@@ -34,6 +34,7 @@ typedef struct appliance_entry {
     bool import_external_sessions;
     bool auto_associate_user;
     bool auto_associate_ci;
+    int64_t poll_interval;  /* reconciler, seconds; 0 = off */
 } appliance_entry;
 
 typedef struct appliance_snapshot {

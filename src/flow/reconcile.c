@@ -79,7 +79,7 @@ static tb_err do_since(tb_store *st, void *arg)
 }
 
 struct queue_arg {
-    int64_t appliance_id, now, next_since;
+    int64_t appliance_id, now, next_since, run_after;
     const struct lsids *l;
     int64_t queued;
 };
@@ -90,7 +90,7 @@ static tb_err do_queue(tb_store *st, void *arg)
     a->queued = 0;
     for (size_t i = 0; i < a->l->n; i++) {
         int q = 0;
-        tb_err e = store_queue_import(st, a->appliance_id, a->l->v[i], a->now, &q);
+        tb_err e = store_queue_import(st, a->appliance_id, a->l->v[i], a->now, a->run_after, &q);
         if (e)
             return e;
         a->queued += q;
@@ -151,8 +151,10 @@ tb_err reconcile_job(void *ctx, const tb_job_claim *job, char *err, size_t errsz
         snprintf(err, errsz, "%s", ar.err[0] ? ar.err : pe && *pe ? pe : tb_strerror(e));
         goto out;
     }
-    struct queue_arg qa = {.appliance_id = a->id, .now = tb_now_ms() / 1000,
-                           .next_since = started - RECONCILE_OVERLAP_S, .l = &l};
+    int64_t now = tb_now_ms() / 1000;
+    int64_t grace = a->poll_interval < RECONCILE_GRACE_MAX_S ? a->poll_interval : RECONCILE_GRACE_MAX_S;
+    struct queue_arg qa = {.appliance_id = a->id, .now = now, .next_since = started - RECONCILE_OVERLAP_S,
+                           .run_after = now + grace, .l = &l};
     if ((e = writer_call(c->opt.writer, do_queue, &qa))) {
         snprintf(err, errsz, "cannot queue the missing sessions: %s", tb_strerror(e));
         goto out;

@@ -5,7 +5,9 @@
  * duration=0) and queues a session_import job for each one neither imported
  * nor already queued. The next poll starts a minute before this one did, so
  * a session that ended during a poll is not missed; a first poll looks back
- * a day. */
+ * a day. Imports the poll queues wait a grace period (the poll interval, at
+ * most two minutes): a session that just ended usually has its event on the
+ * way, and that import makes the poll's one a cheap no-op. */
 #ifndef TB_FLOW_RECONCILE_H
 #define TB_FLOW_RECONCILE_H
 
@@ -15,6 +17,7 @@
 #define RECONCILE_JOB_KIND "reconcile"
 #define RECONCILE_FIRST_LOOKBACK_S 86400
 #define RECONCILE_OVERLAP_S 60
+#define RECONCILE_GRACE_MAX_S 120
 
 /* job_handler_fn for RECONCILE_JOB_KIND; ctx is the import_ctx. */
 tb_err reconcile_job(void *ctx, const tb_job_claim *job, char *err, size_t errsz);

@@ -248,9 +248,10 @@ tb_err store_poll_schedule(tb_store *st, int64_t now, int64_t *queued);
 /* Where the next listing starts: sessions that ended at or after *since. A
  * first poll looks back first_lookback seconds. */
 tb_err store_poll_since(tb_store *st, int64_t appliance_id, int64_t now, int64_t first_lookback, int64_t *since);
-/* Queues a session_import job for lsid unless the session is imported or an
- * import is queued or running; *queued = 1 if it queued one. */
-tb_err store_queue_import(tb_store *st, int64_t appliance_id, const char *lsid, int64_t now, int *queued);
+/* Queues a session_import job for lsid, due at run_after, unless the session
+ * is imported or an import is queued or running; *queued = 1 if it queued one. */
+tb_err store_queue_import(tb_store *st, int64_t appliance_id, const char *lsid, int64_t now, int64_t run_after,
+                          int *queued);
 /* Records a finished poll: the next one starts at since. */
 tb_err store_poll_done(tb_store *st, int64_t appliance_id, int64_t since, int64_t now, int64_t found,
                        int64_t queued);

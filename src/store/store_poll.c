@@ -69,12 +69,13 @@ tb_err store_poll_since(tb_store *st, int64_t appliance_id, int64_t now, int64_t
     return TB_OK;
 }
 
-tb_err store_queue_import(tb_store *st, int64_t appliance_id, const char *lsid, int64_t now, int *queued)
+tb_err store_queue_import(tb_store *st, int64_t appliance_id, const char *lsid, int64_t now, int64_t run_after,
+                          int *queued)
 {
     sqlite3_stmt *s;
     int rc = sqlite3_prepare_v2(st->db,
         "INSERT INTO tb_job(kind, appliance_id, lsid, run_after, created_at, updated_at)"
-        " SELECT 'session_import', ?1, ?2, 0, ?3, ?3"
+        " SELECT 'session_import', ?1, ?2, ?4, ?3, ?3"
         " WHERE NOT EXISTS (SELECT 1 FROM tb_session WHERE appliance_id = ?1 AND lsid = ?2)"
         " AND NOT EXISTS (SELECT 1 FROM tb_job WHERE kind = 'session_import' AND appliance_id = ?1"
         "                 AND lsid = ?2 AND state IN ('queued', 'running'))", -1, &s, NULL);
@@ -83,6 +84,7 @@ tb_err store_queue_import(tb_store *st, int64_t appliance_id, const char *lsid, 
     sqlite3_bind_int64(s, 1, appliance_id);
     sqlite3_bind_text(s, 2, lsid, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, now);
+    sqlite3_bind_int64(s, 4, run_after);
     rc = sqlite3_step(s);
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE)
