@@ -182,7 +182,7 @@ tb_err workers_new(tb_writer *w, const workers_opts *opt, workers **out)
         p->opt.threads = 2;
     if (p->opt.max_attempts <= 0)
         p->opt.max_attempts = 8;
-    if (p->opt.backoff_base_ms < 0)
+    if (p->opt.backoff_base_ms <= 0)
         p->opt.backoff_base_ms = 2000;
     if (p->opt.backoff_max_ms <= 0)
         p->opt.backoff_max_ms = 900000;

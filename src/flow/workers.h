@@ -24,7 +24,7 @@ typedef tb_err (*job_handler_fn)(void *ctx, const tb_job_claim *job, char *err, 
 typedef struct workers_opts {
     int threads;                /* 0 = no workers */
     int max_attempts;           /* default 8 */
-    int backoff_base_ms;        /* first retry delay, default 2000 */
+    int backoff_base_ms;        /* first retry delay; 0 = default 2000 */
     int backoff_max_ms;         /* cap, default 900000 (15 min) */
     int idle_poll_ms;           /* how often idle workers look, default 500 */
 } workers_opts;

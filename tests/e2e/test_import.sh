@@ -137,6 +137,8 @@ sql "select state, attempts, coalesce(last_error,'') from tb_job where lsid='$L8
 wait_until 40 sh -c "[ \"\$(sqlite3 'file:$DB?mode=ro' \"select state from tb_job where lsid='$L8'\")\" = done ]" \
   && ok "import succeeded after the appliance recovered" || not_ok "import after recovery ($(sql "select state, attempts, last_error from tb_job where lsid='$L8'"))"
 expect_eq "it took retries" "$(sql "select attempts > 1 from tb_job where lsid='$L8'")" 1
+# two failures then success: at least the first two backoffs (2 s, 4 s, less 25% jitter) passed
+expect_eq "retries waited (exponential backoff)" "$(sql "select updated_at - created_at >= 4 from tb_job where lsid='$L8'")" 1
 
 # --- wrong client secret: the job fails with a message that says what to fix
 tb appliance set Default --client-secret-file "$WORK/badsecret" >/dev/null; sleep 1.5

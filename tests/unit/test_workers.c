@@ -157,7 +157,7 @@ static void test_outcomes(void **state)
         add(f, "ok", "lsid-ok");
     add(f, "bad", "lsid-bad");
     add(f, "nobody_handles_this", "lsid-x");
-    workers_opts o = {.threads = 3, .max_attempts = 3, .backoff_base_ms = 0, .idle_poll_ms = 20};
+    workers_opts o = {.threads = 3, .max_attempts = 3, .backoff_base_ms = 1, .idle_poll_ms = 20};
     workers *p;
     assert_int_equal(workers_new(f->w, &o, &p), TB_OK);
     assert_int_equal(workers_register(p, "ok", h_ok, NULL), TB_OK);
@@ -193,7 +193,7 @@ static void test_transient_retries_then_fails(void **state)
 {
     struct fixture *f = *state;
     add(f, "flaky", "lsid-flaky");
-    workers_opts o = {.threads = 1, .max_attempts = 3, .backoff_base_ms = 0, .idle_poll_ms = 20};
+    workers_opts o = {.threads = 1, .max_attempts = 3, .backoff_base_ms = 1, .idle_poll_ms = 20};
     workers *p;
     assert_int_equal(workers_new(f->w, &o, &p), TB_OK);
     assert_int_equal(workers_register(p, "flaky", h_transient, NULL), TB_OK);
