@@ -37,7 +37,8 @@ bench: build
 	@scripts/deps.sh bench
 	@bench/intake.sh
 	@bench/parser.sh
-	@if [ -x bench/import.sh ]; then bench/import.sh; fi
+	@bench/import_drain.sh
+	@bench/import.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
