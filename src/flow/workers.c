@@ -53,12 +53,26 @@ struct finish_arg {
     int64_t run_after;
     const char *err;
     int64_t now;
+    /* Optionally claim the next job in the same transaction: one commit per
+     * job instead of two. */
+    workers *p;
+    bool claim_next;
+    bool claimed;               /* out */
+    tb_job_claim next;          /* out, when claimed */
 };
 
 static tb_err do_finish(tb_store *st, void *arg)
 {
     struct finish_arg *a = arg;
-    return store_job_finish(st, a->id, a->state, a->run_after, a->err, a->now);
+    tb_err e = store_job_finish(st, a->id, a->state, a->run_after, a->err, a->now);
+    a->claimed = false;
+    if (e || !a->claim_next)
+        return e;
+    e = store_job_claim(st, a->p->kinds, a->p->nhandlers, a->now, &a->next);
+    if (e == TB_ERR_NOT_FOUND)
+        return TB_OK;
+    a->claimed = !e;
+    return e;
 }
 
 struct recover_arg {
@@ -100,7 +114,9 @@ static const struct handler *find_handler(workers *p, const char *kind)
     return NULL;
 }
 
-static void run_job(workers *p, const tb_job_claim *job)
+/* Runs job, records its outcome and, unless the pool is stopping, claims
+ * the next due job in the same commit. Returns whether *next was claimed. */
+static bool run_job(workers *p, const tb_job_claim *job, tb_job_claim *next)
 {
     const struct handler *h = find_handler(p, job->kind);
     char err[WORKERS_ERR_MAX] = "";
@@ -121,7 +137,16 @@ static void run_job(workers *p, const tb_job_claim *job)
         f.state = outcome = "failed";
         f.err = err;
     }
+    pthread_mutex_lock(&p->mu);
+    f.p = p;
+    f.claim_next = !p->stopping;
+    pthread_mutex_unlock(&p->mu);
     tb_err fe = writer_call(p->writer, do_finish, &f);
+    if (fe && f.claim_next) {
+        /* the claim part failed: record the outcome alone */
+        f.claim_next = false;
+        fe = writer_call(p->writer, do_finish, &f);
+    }
     char qerr[WORKERS_ERR_MAX + 16];
     TB_LOGI("job", "id=%lld kind=%s lsid=%s attempt=%d outcome=%s dur_ms=%lld%s%s", (long long)job->id,
             job->kind, job->lsid[0] ? job->lsid : "-", job->attempts, outcome,
@@ -136,6 +161,9 @@ static void run_job(workers *p, const tb_job_claim *job)
     else
         p->stats.failed++;
     pthread_mutex_unlock(&p->mu);
+    if (!fe && f.claimed)
+        *next = f.next;
+    return !fe && f.claimed;
 }
 
 static void *worker_main(void *arg)
@@ -151,7 +179,9 @@ static void *worker_main(void *arg)
         struct claim_arg c = {.p = p, .now = tb_now_ms() / 1000};
         tb_err e = writer_call(p->writer, do_claim, &c);
         if (!e) {
-            run_job(p, &c.job);
+            tb_job_claim job = c.job, next;
+            while (run_job(p, &job, &next))
+                job = next;
             continue;
         }
         if (e != TB_ERR_NOT_FOUND && e != TB_ERR_SHUTDOWN)
