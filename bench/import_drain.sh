@@ -5,7 +5,11 @@
 # drain (fetch over OAuth, parse, store, link to the ticket, work note).
 # The end-to-end figure in bench/import.sh is bounded by btsim delivering one
 # event at a time; this one is not.
-# Usage: bench/import_drain.sh   (env: BUILD=build SESSIONS=2000 WORKERS="4 8" RUNS=3)
+# REPORT_EVENTS>0: before the drain, every queued session's report is
+# inflated to about that many events (bench/import/inflate.py) and a fresh
+# btsim serves those files (--report-file), e.g. REPORT_EVENTS=50 for the
+# issue's ~50-event reports.
+# Usage: bench/import_drain.sh   (env: BUILD=build SESSIONS=2000 WORKERS="4 8" RUNS=3 REPORT_EVENTS=0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -14,6 +18,7 @@ BT="$PWD/$BUILD/btsim"
 SESSIONS=${SESSIONS:-2000}
 WORKERS=${WORKERS:-"4 8"}
 RUNS=${RUNS:-3}
+REPORT_EVENTS=${REPORT_EVENTS:-0}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tb-drain.XXXXXX")
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
@@ -44,6 +49,17 @@ run() { # workers -> prints sessions/s
   done
   for _ in $(seq 600); do [ "$(q "$db" "select count(*) from tb_job where kind='session_import'")" -ge "$SESSIONS" ] && break; sleep 0.1; done
   kill "$tbp"; wait "$tbp" || true
+  if [ "$REPORT_EVENTS" -gt 0 ]; then
+    local bport; bport=$(cat "$d/bp")
+    mkdir -p "$d/reports"
+    python3 bench/import/inflate.py --port "$bport" --events "$REPORT_EVENTS" --out "$d/reports" >"$d/args"
+    kill "$btp"; wait "$btp" 2>/dev/null || true
+    local extra; mapfile -t extra <"$d/args"
+    rm -f "$d/bp"
+    "$BT" --listen "127.0.0.1:$bport" --port-file "$d/bp" --product rs --quiet "${extra[@]}" & btp=$!; pids+=("$btp")
+    wait_file "$d/bp"
+    echo "reports: $(cat "$d/reports/summary")" >&2
+  fi
   local t0 t1 done_n
   t0=$(date +%s.%N)
   "$TB" -c "$d/w.conf" --db "$db" serve --port 0 --port-file "$d/p2" & tbp=$!; pids+=("$tbp")
@@ -61,7 +77,7 @@ run() { # workers -> prints sessions/s
   echo "scale=1; $SESSIONS / ($t1 - $t0)" | bc
 }
 
-echo "machine: $(nproc) cores, $(uname -r); $SESSIONS sessions (btsim's own reports), $RUNS runs"
+echo "machine: $(nproc) cores, $(uname -r); $SESSIONS sessions ($([ "$REPORT_EVENTS" -gt 0 ] && echo "reports inflated to ~$REPORT_EVENTS events" || echo "btsim's own reports")), $RUNS runs"
 for w in $WORKERS; do
   : >"$WORK/r$w"
   for _ in $(seq "$RUNS"); do run "$w" >>"$WORK/r$w"; done

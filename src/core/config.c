@@ -12,7 +12,7 @@ void tb_config_defaults(tb_config *cfg)
     snprintf(cfg->listen_address, sizeof cfg->listen_address, "127.0.0.1");
     cfg->port = 8080;
     snprintf(cfg->database, sizeof cfg->database, "ticketbridge.db");
-    cfg->workers = 4;
+    cfg->workers = 8;
     cfg->http_threads = 2;
     cfg->max_connections = 1024;
     cfg->connection_timeout = 30;

@@ -17,7 +17,7 @@ typedef struct tb_config {
     char tls_key[TB_PATH_MAX];
     char database[TB_PATH_MAX];     /* default ./ticketbridge.db */
     char secret_key_file[TB_PATH_MAX]; /* default <database>.key */
-    int workers;                    /* job worker threads, default 4 */
+    int workers;                    /* job worker threads, default 8 (they mostly wait on I/O) */
     int http_threads;               /* HTTP thread pool, default 2 */
     int max_connections;            /* default 1024 */
     int connection_timeout;         /* seconds idle, default 30 */

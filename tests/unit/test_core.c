@@ -501,7 +501,7 @@ static void test_config_defaults(void **state)
     assert_string_equal(cfg.tls_key, "");
     assert_string_equal(cfg.database, "ticketbridge.db");
     assert_string_equal(cfg.secret_key_file, "");
-    assert_int_equal(cfg.workers, 4);
+    assert_int_equal(cfg.workers, 8);
     assert_int_equal(cfg.http_threads, 2);
     assert_int_equal(cfg.max_connections, 1024);
     assert_int_equal(cfg.connection_timeout, 30);
@@ -560,7 +560,7 @@ static void test_config_partial_keeps_defaults(void **state)
     assert_int_equal(f->cfg.port, 8443);
     assert_string_equal(f->cfg.listen_address, "127.0.0.1");
     assert_string_equal(f->cfg.database, "ticketbridge.db");
-    assert_int_equal(f->cfg.workers, 4);
+    assert_int_equal(f->cfg.workers, 8);
 
     /* empty and comment-only files are valid */
     tb_config_defaults(&f->cfg);
