@@ -19,7 +19,8 @@ pid=
 
 run_one() { # mode(durable|baseline) -> prints "rps p99 rss stored non2xx"
   local mode=$1 db="$WORK/$1-$RANDOM.db" conf="$WORK/tb.conf"
-  printf 'log_file = %s\nlog_level = info\nhttp_threads = 2\n' "$WORK/tb.log" >"$conf"
+  # intake alone: no workers (jobs stay queued, as they would behind a busy importer)
+  printf 'log_file = %s\nlog_level = info\nhttp_threads = 2\nworkers = 0\n' "$WORK/tb.log" >"$conf"
   "$TB" -c "$conf" --db "$db" init >/dev/null
   printf 'bench-token-0123456789\n' >"$WORK/token"
   "$TB" -c "$conf" --db "$db" appliance set Default --outbound-event-token-file "$WORK/token" \
