@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -23,16 +25,6 @@ typedef struct fixture {
     tb_store *st;           /* "the CLI": a second connection */
     int64_t alpha_id, beta_id;
 } fixture;
-
-static void remove_db(const char *path)
-{
-    char p[600];
-    unlink(path);
-    snprintf(p, sizeof p, "%s-wal", path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", path);
-    unlink(p);
-}
 
 static int64_t add_appliance(tb_store *st, const char *name, const char *host, const char *guid,
                              const char *token_sealed, const char *ips, bool enabled)
@@ -55,14 +47,7 @@ static int setup(void **state)
     assert_int_equal(tb_secret_init(), TB_OK);
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    const char *tmp = getenv("TMPDIR");
-    if (!tmp || !*tmp)
-        tmp = "/tmp";
-    snprintf(f->path, sizeof f->path, "%s/test_appcache_XXXXXX", tmp);
-    int fd = mkstemp(f->path);
-    assert_true(fd >= 0);
-    close(fd);
-    unlink(f->path);
+    assert_int_equal(test_db_path(f->path, sizeof f->path, "test_appcache"), 0);
     snprintf(f->key_path, sizeof f->key_path, "%s.key", f->path);
     assert_int_equal(tb_secret_key_create(f->key_path), TB_OK);
     assert_int_equal(tb_secret_key_load(f->key_path, &f->key), TB_OK);
@@ -83,7 +68,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     store_close(f->st);
-    remove_db(f->path);
+    test_db_remove(f->path);
     unlink(f->key_path);
     tb_secret_key_wipe(&f->key);
     free(f);

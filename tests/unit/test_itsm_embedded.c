@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -20,28 +22,11 @@ typedef struct fixture {
     itsm *h;
 } fixture;
 
-static void remove_db(const char *path)
-{
-    char p[600];
-    unlink(path);
-    snprintf(p, sizeof p, "%s-wal", path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", path);
-    unlink(p);
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    const char *tmp = getenv("TMPDIR");
-    if (!tmp || !*tmp)
-        tmp = "/tmp";
-    snprintf(f->path, sizeof f->path, "%s/test_itsm_XXXXXX", tmp);
-    int fd = mkstemp(f->path);
-    assert_true(fd >= 0);
-    close(fd);
-    unlink(f->path);
+    assert_int_equal(test_db_path(f->path, sizeof f->path, "test_itsm"), 0);
     assert_int_equal(itsm_embedded_schema(f->path), TB_OK);
     assert_int_equal(itsm_embedded_schema(f->path), TB_OK); /* idempotent */
     assert_int_equal(itsm_embedded_open(f->path, &f->h), TB_OK);
@@ -53,7 +38,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     itsm_close(f->h);
-    remove_db(f->path);
+    test_db_remove(f->path);
     free(f);
     return 0;
 }

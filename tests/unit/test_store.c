@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -22,30 +24,11 @@ typedef struct fixture {
     tb_store *st;
 } fixture;
 
-static void remove_db(const char *path)
-{
-    char p[600];
-    unlink(path);
-    snprintf(p, sizeof p, "%s-wal", path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-journal", path);
-    unlink(p);
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    const char *tmp = getenv("TMPDIR");
-    if (!tmp || !*tmp)
-        tmp = "/tmp";
-    snprintf(f->path, sizeof f->path, "%s/test_store_XXXXXX", tmp);
-    int fd = mkstemp(f->path);
-    assert_true(fd >= 0);
-    close(fd);
-    unlink(f->path);
+    assert_int_equal(test_db_path(f->path, sizeof f->path, "test_store"), 0);
     assert_int_equal(store_open(f->path, STORE_CREATE, &f->st), TB_OK);
     assert_int_equal(store_schema(f->st), TB_OK);
     assert_int_equal(store_schema(f->st), TB_OK); /* idempotent */
@@ -57,7 +40,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     store_close(f->st);
-    remove_db(f->path);
+    test_db_remove(f->path);
     free(f);
     return 0;
 }

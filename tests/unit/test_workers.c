@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,12 +75,7 @@ static int teardown(void **state)
     struct fixture *f = *state;
     if (f->w)
         writer_stop(f->w);
-    char p[600];
-    unlink(f->path);
-    snprintf(p, sizeof p, "%s-wal", f->path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", f->path);
-    unlink(p);
+    test_db_remove(f->path);
     free(f);
     return 0;
 }
