@@ -51,7 +51,10 @@ wait_until() {
 }
 
 tb() { "$TB_BIN" --db "$DB" "$@"; }
-sql() { sqlite3 -batch -noheader "file:$DB?mode=ro" "$@"; }
+# The daemon holds the write lock while it commits; wait for it rather than
+# failing with "database is locked".
+sql() { sqlite3 -batch -noheader -cmd ".timeout 10000" "file:$DB?mode=ro" "$@"; }
+sql_write() { sqlite3 -batch -noheader -cmd ".timeout 10000" "$DB" "$@"; }
 
 tb_init() { tb init "$@" >"$WORK/init.out" 2>&1 || { cat "$WORK/init.out"; not_ok "ticketbridge init"; finish; }; }
 

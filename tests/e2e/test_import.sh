@@ -74,11 +74,11 @@ expect_eq "events not duplicated" "$(sql "select count(*) from tb_session_event 
 # and a reconciler poll racing): done without fetching the report again
 before=$(json_get "$(curl -s "$RS_URL/_btsim/stats")" api_requests)
 now=$(date +%s)
-sqlite3 "$DB" "insert into tb_job(kind, appliance_id, lsid, run_after, created_at, updated_at) select 'session_import', id, '$L1', 0, $((now - 100)), $((now - 100)) from tb_appliance where name='Default'"
+sql_write "insert into tb_job(kind, appliance_id, lsid, run_after, created_at, updated_at) select 'session_import', id, '$L1', 0, $((now - 100)), $((now - 100)) from tb_appliance where name='Default'"
 wait_until 10 sh -c "[ \$(sqlite3 'file:$DB?mode=ro' \"select count(*) from tb_job where lsid='$L1' and state='done'\") = 2 ]" \
   && ok "stale duplicate job completes" || not_ok "stale duplicate job completes"
 expect_eq "without fetching the report again" "$(json_get "$(curl -s "$RS_URL/_btsim/stats")" api_requests)" "$before"
-sqlite3 "$DB" "delete from tb_job where lsid='$L1' and created_at = $((now - 100))"
+sql_write "delete from tb_job where lsid='$L1' and created_at = $((now - 100))"
 
 # --- the CLI views and a manual import
 out=$(tb sessions --task "$INC"); expect_match "sessions --task lists it" "$out" "$L1"

@@ -56,7 +56,7 @@ printf '%s\n' "$SECRET" | tb appliance set Default --client-id my-client --clien
 out=$(tb appliance show Default)
 expect_match "secret shown as set" "$out" "oauth client secret: +\(set, encrypted\)"
 if printf '%s' "$out" | grep -q "$SECRET"; then not_ok "secret not printed"; else ok "secret not printed"; fi
-sqlite3 "$DB" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+sql_write "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
 if grep -qa "$SECRET" "$DB"; then not_ok "secret not stored in clear"; else ok "secret not stored in clear"; fi
 expect_match "sealed value stored" "$(sql "select client_secret from tb_appliance where name='Default'")" '^[A-Za-z0-9+/=]{40,}$'
 
