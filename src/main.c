@@ -26,6 +26,9 @@ static const struct {
     {"sessions", cli_sessions, "list imported sessions [--task NUMBER] [--ci NAME]"},
     {"session", cli_session, "show one imported session with its events, users and files [--json]"},
     {"event-types", cli_event_types, "update|list the session event types Events to Import is chosen from"},
+    {"override", cli_override, "list|add|remove|move Change Management override rules of an appliance"},
+    {"approvals", cli_approvals, "list recorded change-management decisions (PRA Jump ticket system)"},
+    {"approval", cli_approval, "fields|states|check: request field names, active states, a dry run"},
     {"parse-report", cli_parse_report, "print a session report file as normalized JSON, without storing it"},
 };
 
@@ -51,8 +54,8 @@ static void usage(FILE *fp)
                 "  --db PATH          database file (overrides the configuration)\n"
                 "  --version          print the version\n\nCommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].help);
-    fprintf(fp, "  %-10s %s\n", "help", "this text");
+        fprintf(fp, "  %-12s %s\n", commands[i].name, commands[i].help);
+    fprintf(fp, "  %-12s %s\n", "help", "this text");
     fprintf(fp, "\nRun 'ticketbridge COMMAND --help' for a command's options.\n");
 }
 

@@ -164,7 +164,59 @@ tb_err bt_form_parse(const char *body, size_t len, bt_form *out, char *err, size
     return TB_OK;
 }
 
-tb_err bt_form_parse_json(const char *body, size_t len, bt_form *out, char *err, size_t errsz)
+/* Adds one scalar JSON value as a field; objects recurse with dotted names
+ * when depth allows (depth 0: scalars only). */
+static tb_err add_json(bt_form *out, size_t *cap, const char *name, json_t *v, int depth, char *err,
+                       size_t errsz)
+{
+    char num[64];
+    const char *s;
+    size_t slen;
+    if (json_is_string(v)) {
+        s = json_string_value(v);
+        slen = json_string_length(v);
+        if (strlen(s) != slen) {
+            snprintf(err, errsz, "field '%.64s' contains a NUL character", name);
+            return TB_ERR_INVALID;
+        }
+    } else if (json_is_integer(v)) {
+        snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        s = num;
+        slen = strlen(num);
+    } else if (json_is_real(v)) {
+        snprintf(num, sizeof num, "%.17g", json_real_value(v));
+        s = num;
+        slen = strlen(num);
+    } else if (json_is_boolean(v)) {
+        s = json_is_true(v) ? "true" : "false";
+        slen = strlen(s);
+    } else if (json_is_null(v)) {
+        s = "";
+        slen = 0;
+    } else if (json_is_object(v) && depth > 0) {
+        const char *k;
+        json_t *c;
+        json_object_foreach(v, k, c) {
+            char sub[BT_FORM_MAX_NAME + 1];
+            int n = snprintf(sub, sizeof sub, "%s.%s", name, k);
+            if (n < 0 || (size_t)n >= sizeof sub) {
+                snprintf(err, errsz, "field name '%.64s...' is longer than %d characters", name, BT_FORM_MAX_NAME);
+                return TB_ERR_INVALID;
+            }
+            tb_err e = add_json(out, cap, sub, c, depth - 1, err, errsz);
+            if (e)
+                return e;
+        }
+        return TB_OK;
+    } else {
+        snprintf(err, errsz, depth > 0 ? "field '%.64s' must be a string, number, boolean or object (nested too deeply?)"
+                                       : "field '%.64s' must be a string, number or boolean", name);
+        return TB_ERR_INVALID;
+    }
+    return add_field(out, cap, name, strlen(name), s, slen, false, err, errsz);
+}
+
+static tb_err parse_json_object(const char *body, size_t len, int depth, bt_form *out, char *err, size_t errsz)
 {
     out->n = 0;
     out->v = NULL;
@@ -184,43 +236,23 @@ tb_err bt_form_parse_json(const char *body, size_t len, bt_form *out, char *err,
     json_t *v;
     tb_err e = TB_OK;
     json_object_foreach(root, k, v) {
-        char num[64];
-        const char *s;
-        size_t slen;
-        if (json_is_string(v)) {
-            s = json_string_value(v);
-            slen = json_string_length(v);
-            if (strlen(s) != slen) {
-                snprintf(err, errsz, "field '%.64s' contains a NUL character", k);
-                e = TB_ERR_INVALID;
-                break;
-            }
-        } else if (json_is_integer(v)) {
-            snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-            s = num;
-            slen = strlen(num);
-        } else if (json_is_real(v)) {
-            snprintf(num, sizeof num, "%.17g", json_real_value(v));
-            s = num;
-            slen = strlen(num);
-        } else if (json_is_boolean(v)) {
-            s = json_is_true(v) ? "true" : "false";
-            slen = strlen(s);
-        } else if (json_is_null(v)) {
-            s = "";
-            slen = 0;
-        } else {
-            snprintf(err, errsz, "field '%.64s' must be a string, number or boolean", k);
-            e = TB_ERR_INVALID;
-            break;
-        }
-        if ((e = add_field(out, &cap, k, strlen(k), s, slen, false, err, errsz)))
+        if ((e = add_json(out, &cap, k, v, depth, err, errsz)))
             break;
     }
     json_decref(root);
     if (e)
         bt_form_free(out);
     return e;
+}
+
+tb_err bt_form_parse_json(const char *body, size_t len, bt_form *out, char *err, size_t errsz)
+{
+    return parse_json_object(body, len, 0, out, err, errsz);
+}
+
+tb_err bt_form_parse_json_nested(const char *body, size_t len, bt_form *out, char *err, size_t errsz)
+{
+    return parse_json_object(body, len, BT_FORM_MAX_DEPTH, out, err, errsz);
 }
 
 /* True when the raw (still encoded) name decodes to the token's name. */

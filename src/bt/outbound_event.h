@@ -16,6 +16,7 @@
 #define BT_OUTBOUND_TOKEN_PARAM "outbound_event_token"
 #define BT_FORM_MAX_FIELDS 256
 #define BT_FORM_MAX_NAME 128
+#define BT_FORM_MAX_DEPTH 4     /* nested objects below the top level */
 
 typedef struct bt_form_field {
     char *name;
@@ -34,6 +35,9 @@ typedef struct bt_form {
 tb_err bt_form_parse(const char *body, size_t len, bt_form *out, char *err, size_t errsz);
 /* Parses a JSON object whose values are strings, numbers or booleans. */
 tb_err bt_form_parse_json(const char *body, size_t len, bt_form *out, char *err, size_t errsz);
+/* The same, but nested objects become dotted names ("user.username"), up to
+ * BT_FORM_MAX_DEPTH levels; arrays are refused. */
+tb_err bt_form_parse_json_nested(const char *body, size_t len, bt_form *out, char *err, size_t errsz);
 void bt_form_free(bt_form *f);
 /* First value of name, or NULL. */
 const char *bt_form_get(const bt_form *f, const char *name);

@@ -25,6 +25,9 @@ int cli_import(tb_cli *, int argc, char **argv);
 int cli_sessions(tb_cli *, int argc, char **argv);
 int cli_session(tb_cli *, int argc, char **argv);
 int cli_event_types(tb_cli *, int argc, char **argv);
+int cli_override(tb_cli *, int argc, char **argv);
+int cli_approvals(tb_cli *, int argc, char **argv);
+int cli_approval(tb_cli *, int argc, char **argv);
 
 /* Shared helpers for commands (cli_util.c). */
 int cli_usage_error(const char *usage_line);      /* prints "usage: ...", returns 2 */

@@ -10,6 +10,7 @@
 #include "core/buf.h"
 #include "core/ipacl.h"
 #include "core/secret.h"
+#include "itsm/itsm.h"
 #include "store/store.h"
 
 #define APPLIANCE_USAGE                                                                            \
@@ -27,10 +28,14 @@
     "  --events-to-import LIST           comma-separated event types (empty = all)\n"              \
     "  --poll-interval SECONDS           how often to look for sessions whose events were lost\n" \
     "                                    (default 300; 0 = never)\n"                               \
+    "change management (PRA Jump ticket system):\n"                                               \
+    "  --override-change-management yes|no  use the override rules (`ticketbridge override`)\n"   \
+    "  --approval-record-type TABLE|any  task table the ticket ID is looked up in (default any)\n" \
+    "  --approval-timeout-ms MS          deny when the ticket store is slower (default 3000)\n"   \
     "NAME defaults to Default."
 
 enum { O_PRODUCT = 1, O_HOST, O_GUID, O_CID, O_SECRET, O_TOKEN, O_ENABLED, O_IMPORT, O_IPS, O_AUSER,
-       O_ACI, O_EVENTS, O_POLL, O_HELP };
+       O_ACI, O_EVENTS, O_POLL, O_OVERRIDE, O_RECTYPE, O_ATIMEOUT, O_HELP };
 
 static int parse_bool(const char *opt, const char *v, bool *out)
 {
@@ -134,6 +139,9 @@ static int apply_options(tb_cli *cli, tb_store *st, int argc, char **argv, tb_ap
         {"auto-associate-ci", required_argument, 0, O_ACI},
         {"events-to-import", required_argument, 0, O_EVENTS},
         {"poll-interval", required_argument, 0, O_POLL},
+        {"override-change-management", required_argument, 0, O_OVERRIDE},
+        {"approval-record-type", required_argument, 0, O_RECTYPE},
+        {"approval-timeout-ms", required_argument, 0, O_ATIMEOUT},
         {"help", no_argument, 0, O_HELP},
         {0, 0, 0, 0},
     };
@@ -232,6 +240,26 @@ static int apply_options(tb_cli *cli, tb_store *st, int argc, char **argv, tb_ap
             a->poll_interval = v;
             break;
         }
+        case O_OVERRIDE:
+            if (parse_bool("override-change-management", optarg, &a->override_change_management))
+                return 1;
+            break;
+        case O_RECTYPE: {
+            const char *t = !strcmp(optarg, "any") ? "" : optarg;
+            if (*t && !itsm_is_task_table(t))
+                return cli_fail("--approval-record-type: '%s' is not a task table (e.g. change_request, incident, "
+                                "sc_task, or any)", optarg);
+            replace(&a->approval_record_type, t, &oom);
+            break;
+        }
+        case O_ATIMEOUT: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < 10 || v > 60000)
+                return cli_fail("--approval-timeout-ms: expected 10-60000, got '%s'", optarg);
+            a->approval_timeout_ms = v;
+            break;
+        }
         case O_HELP:
             printf("usage: %s\n", APPLIANCE_USAGE);
             exit(0);
@@ -272,6 +300,9 @@ static void print_appliance(const tb_appliance *a)
         printf("poll for missed sessions:   every %lld s\n", (long long)a->poll_interval);
     else
         printf("poll for missed sessions:   off\n");
+    printf("override change management: %s\n", a->override_change_management ? "yes" : "no");
+    printf("approval record type:       %s\n", a->approval_record_type[0] ? a->approval_record_type : "(any task)");
+    printf("approval timeout:           %lld ms\n", (long long)a->approval_timeout_ms);
     printf("updated:                    %s UTC\n", when);
 }
 
@@ -290,7 +321,9 @@ static int empty_appliance(tb_appliance *a, const char *name)
     a->integration_enabled = true;
     a->import_external_sessions = true;
     a->poll_interval = 300;
-    if (!a->name || !a->product || !a->hostname || !a->appliance_guid || !a->client_id ||
+    a->approval_record_type = strdup("");
+    a->approval_timeout_ms = 3000;
+    if (!a->approval_record_type || !a->name || !a->product || !a->hostname || !a->appliance_guid || !a->client_id ||
         !a->client_secret_sealed || !a->outbound_token_sealed || !a->accepted_ips || !a->events_to_import) {
         tb_appliance_clear(a);
         return cli_fail("out of memory");

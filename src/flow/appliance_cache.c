@@ -56,6 +56,8 @@ static void entry_free(appliance_entry *e)
     free(e->hostname);
     free(e->client_id);
     free(e->events_to_import);
+    free(e->approval_record_type);
+    tb_override_rules_free(e->rules, e->nrules);
     tb_ipacl_free(&e->accepted);
 }
 
@@ -66,7 +68,29 @@ static void snapshot_free(appliance_snapshot *s)
     for (size_t i = 0; i < s->n; i++)
         entry_free(&s->v[i]);
     free(s->v);
+    ts_field_map_free(&s->ts_map);
+    tb_active_states_free(s->states, s->nstates);
     free(s);
+}
+
+static tb_err load_ticket_system(appliance_cache *c, appliance_snapshot *s)
+{
+    tb_wire_field *w;
+    size_t nw;
+    tb_err e = store_wire_fields_list(c->st, &w, &nw);
+    if (e)
+        return e;
+    ts_wire_name *extra = nw ? calloc(nw, sizeof *extra) : NULL;
+    if (nw && !extra) {
+        tb_wire_fields_free(w, nw);
+        return TB_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < nw; i++)
+        extra[i] = (ts_wire_name){w[i].wire, w[i].field};
+    e = ts_field_map_build(extra, nw, &s->ts_map);
+    free(extra);
+    tb_wire_fields_free(w, nw);
+    return e ? e : store_active_states_list(c->st, &s->states, &s->nstates);
 }
 
 static tb_err build(appliance_cache *c, appliance_snapshot **out)
@@ -100,9 +124,12 @@ static tb_err build(appliance_cache *c, appliance_snapshot **out)
         a->auto_associate_user = r->auto_associate_user;
         a->auto_associate_ci = r->auto_associate_ci;
         a->poll_interval = r->poll_interval;
+        a->override_change_management = r->override_change_management;
+        a->approval_record_type = strdup(r->approval_record_type);
+        a->approval_timeout_ms = r->approval_timeout_ms;
         s->n = i + 1;
         if (!a->name || !a->product || !a->host || !a->guid || !a->hostname || !a->client_id ||
-            !a->events_to_import) {
+            !a->events_to_import || !a->approval_record_type) {
             e = TB_ERR_NOMEM;
             break;
         }
@@ -125,8 +152,12 @@ static tb_err build(appliance_cache *c, appliance_snapshot **out)
             TB_LOGE("bad accepted IP list", "appliance=%s", r->name);
             e = TB_ERR_CONFIG;
         }
+        if (!e)
+            e = store_override_list(c->st, r->id, &a->rules, &a->nrules);
     }
     tb_appliances_free(rows, n);
+    if (!e)
+        e = load_ticket_system(c, s);
     if (e) {
         snapshot_free(s);
         return e;

@@ -16,6 +16,8 @@
 #include "core/err.h"
 #include "core/ipacl.h"
 #include "core/secret.h"
+#include "bt/ticket_system.h"
+#include "store/store_approval.h"
 
 typedef struct appliance_entry {
     int64_t id;
@@ -35,12 +37,22 @@ typedef struct appliance_entry {
     bool auto_associate_user;
     bool auto_associate_ci;
     int64_t poll_interval;  /* reconciler, seconds; 0 = off */
+    /* change-management approval */
+    bool override_change_management;
+    char *approval_record_type;     /* "" = any task table */
+    int64_t approval_timeout_ms;
+    tb_override_rule *rules;        /* Change Management Overrides, in order */
+    size_t nrules;
 } appliance_entry;
 
 typedef struct appliance_snapshot {
     int refs;               /* guarded by the cache mutex */
     size_t n;
     appliance_entry *v;
+    /* Global ticket-system settings that change with the records. */
+    ts_field_map ts_map;            /* request field names */
+    tb_active_states *states;       /* administrator's active states per table */
+    size_t nstates;
 } appliance_snapshot;
 
 typedef struct appliance_cache appliance_cache;

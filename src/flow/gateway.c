@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "core/secret.h"
+#include "flow/approval_http.h"
 #include "flow/import.h"
 #include "flow/intake.h"
 #include "flow/reconcile.h"
@@ -26,6 +27,7 @@ struct tb_gateway {
     tb_store *reader;
     tb_store *checkpointer;         /* main thread only (gateway_tick) */
     import_ctx *import;
+    approval_http *approval;
     tb_route routes[MAX_GATEWAY_ROUTES];
 };
 
@@ -181,6 +183,12 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
         snprintf(err, errsz, "cannot start the job workers (%s)", tb_strerror(e));
         goto fail;
     }
+    approval_http_opts ao = {.db_path = cfg->database, .writer = g->intake.writer,
+                             .appliances = g->intake.appliances};
+    if ((e = approval_http_new(&ao, &g->approval))) {
+        snprintf(err, errsz, "cannot set up the approval endpoint (%s)", tb_strerror(e));
+        goto fail;
+    }
     if (cfg->tls_cert[0]) {
         if (!(cert = read_file(cfg->tls_cert, err, errsz)) || !(key = read_file(cfg->tls_key, err, errsz))) {
             e = TB_ERR_CONFIG;
@@ -188,11 +196,12 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
         }
     }
     size_t n = 0;
-    g->routes[n++] = (tb_route){"/healthz", TB_M_GET | TB_M_HEAD, 0, handle_healthz, "healthz", false, false};
-    g->routes[n++] = (tb_route){"/readyz", TB_M_GET | TB_M_HEAD, 0, handle_readyz, "readyz", false, false};
-    g->routes[n++] = (tb_route){"/metrics", TB_M_GET, 0, handle_metrics, "metrics", false, false};
+    g->routes[n++] = (tb_route){"/healthz", TB_M_GET | TB_M_HEAD, 0, handle_healthz, "healthz", false, false, NULL};
+    g->routes[n++] = (tb_route){"/readyz", TB_M_GET | TB_M_HEAD, 0, handle_readyz, "readyz", false, false, NULL};
+    g->routes[n++] = (tb_route){"/metrics", TB_M_GET, 0, handle_metrics, "metrics", false, false, NULL};
     for (const tb_route *r = intake_routes; r->path; r++)
         g->routes[n++] = *r;
+    g->routes[n++] = approval_http_route(g->approval);
     g->routes[n] = (tb_route){0};
     tb_http_options ho = {
         .listen_address = cfg->listen_address,
@@ -222,6 +231,7 @@ fail:
     workers_stop(g->intake.jobs);
     import_ctx_free(g->import);
     writer_stop(g->intake.writer);
+    approval_http_free(g->approval);      /* after the writer: its queued records use it */
     appliance_cache_close(g->intake.appliances);
     store_close(g->reader);
     store_close(g->checkpointer);
@@ -269,6 +279,7 @@ void gateway_stop(tb_gateway *g)
     workers_stop(g->intake.jobs);      /* running jobs finish; they need the writer */
     import_ctx_free(g->import);
     writer_stop(g->intake.writer);
+    approval_http_free(g->approval);      /* after the writer: its queued records use it */
     appliance_cache_close(g->intake.appliances);
     store_checkpoint(g->checkpointer);
     store_close(g->reader);

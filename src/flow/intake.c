@@ -1,4 +1,5 @@
 #include "flow/intake.h"
+#include "flow/appliance_auth.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -16,12 +17,12 @@
 
 const tb_route intake_routes[] = {
     {"/api/x_bmgr_bomgar_pam/outbound_event/session_end", TB_M_POST, INTAKE_BODY_MAX, intake_handle,
-     "pra_session_end", true, true},
+     "pra_session_end", true, true, NULL},
     {"/api/x_bmgr_crm/outbound_event/session_end", TB_M_POST, INTAKE_BODY_MAX, intake_handle,
-     "crm_session_end", true, true},
-    {"/api/x_bmgr_crm/outbound_event/case", TB_M_POST, INTAKE_BODY_MAX, intake_handle, "crm_case", true, true},
-    {"/x_bmgr_bomgar_pam_bomgar_post.do", TB_M_POST, INTAKE_BODY_MAX, intake_handle, "legacy_pam_post", true, true},
-    {"/x_bmgr_support_ent_bomgar_post.do", TB_M_POST, INTAKE_BODY_MAX, intake_handle, "legacy_support_post", true, true},
+     "crm_session_end", true, true, NULL},
+    {"/api/x_bmgr_crm/outbound_event/case", TB_M_POST, INTAKE_BODY_MAX, intake_handle, "crm_case", true, true, NULL},
+    {"/x_bmgr_bomgar_pam_bomgar_post.do", TB_M_POST, INTAKE_BODY_MAX, intake_handle, "legacy_pam_post", true, true, NULL},
+    {"/x_bmgr_support_ent_bomgar_post.do", TB_M_POST, INTAKE_BODY_MAX, intake_handle, "legacy_support_post", true, true, NULL},
     {0},
 };
 
@@ -227,48 +228,11 @@ void intake_handle(tb_http_req *req)
     }
 
     appliance_snapshot *snap = appliance_cache_acquire(ctx->appliances);
-    const appliance_entry *a = NULL;
-    const char *by_name = tb_http_query(req, "appliance");
-    const char *appliance_id = bt_form_get(&form, "appliance_id");
-    if (by_name) {
-        a = appliance_find_name(snap, by_name);
-        if (!a)
-            snprintf(detail, sizeof detail, "no appliance named '%.100s'", by_name);
-    } else {
-        a = appliance_find_id(snap, appliance_id);
-        if (!a)
-            a = appliance_find_name(snap, "Default");
-        if (!a)
-            snprintf(detail, sizeof detail, "no appliance matches appliance_id '%.100s' and there is no Default appliance",
-                     appliance_id ? appliance_id : "");
-    }
+    appliance_refusal why;
+    const appliance_entry *a = appliance_authorize(snap, req, bt_form_get(&form, "appliance_id"),
+                                                   bt_form_get(&form, BT_OUTBOUND_TOKEN_PARAM), &why);
     if (!a) {
-        reject(req, NULL, 0, 404, "Unknown appliance", detail);
-        goto out;
-    }
-    if (!a->enabled) {
-        snprintf(detail, sizeof detail, "integration is disabled on appliance '%.100s'", a->name);
-        reject(req, NULL, a->id, 403, "Integration disabled", detail);
-        goto out;
-    }
-    if (a->outbound_token) {
-        const char *tok = tb_http_query(req, BT_OUTBOUND_TOKEN_PARAM);
-        if (!tok)
-            tok = bt_form_get(&form, BT_OUTBOUND_TOKEN_PARAM);
-        if (!tok) {
-            reject(req, NULL, a->id, 403, "Outbound event token missing",
-                   "this appliance requires the outbound_event_token parameter");
-            goto out;
-        }
-        if (!tb_secret_equal(tok, a->outbound_token)) {
-            reject(req, NULL, a->id, 403, "Outbound event token does not match", "");
-            goto out;
-        }
-    }
-    if (a->accepted.n && !tb_ipacl_match(&a->accepted, tb_http_peer(req))) {
-        snprintf(detail, sizeof detail, "source %s is not in the accepted IP addresses of appliance '%.100s'",
-                 tb_http_peer_str(req), a->name);
-        reject(req, NULL, a->id, 403, "Source IP not accepted", detail);
+        reject(req, NULL, why.appliance_id, why.status, why.message, why.detail);
         goto out;
     }
     const char *event = bt_form_get(&form, "event");

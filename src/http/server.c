@@ -196,6 +196,7 @@ void *tb_http_app(tb_http_req *req) { return req->srv->opt.app; }
 const char *tb_http_req_method(tb_http_req *req) { return req->method; }
 const char *tb_http_path(tb_http_req *req) { return req->url; }
 const char *tb_http_route_name(tb_http_req *req) { return req->route ? req->route->name : "unmatched"; }
+void *tb_http_route_ctx(tb_http_req *req) { return req->route ? req->route->ctx : NULL; }
 int64_t tb_http_start_ns(tb_http_req *req) { return req->start_ns; }
 bool tb_http_body_too_large(tb_http_req *req) { return req->too_large; }
 int tb_http_refusal(tb_http_req *req) { return req->refusal; }

@@ -39,6 +39,7 @@ typedef struct tb_route {
     const char *name;           /* metrics label */
     bool latency_histogram;     /* observe into the intake latency histogram */
     bool sees_refusals;         /* handler is also called for 405/413 (to record them) */
+    void *ctx;                  /* the handler's own context (tb_http_route_ctx) */
 } tb_route;
 
 typedef struct tb_http_options {
@@ -74,6 +75,7 @@ void *tb_http_app(tb_http_req *req);
 const char *tb_http_req_method(tb_http_req *req);
 const char *tb_http_path(tb_http_req *req);
 const char *tb_http_route_name(tb_http_req *req);
+void *tb_http_route_ctx(tb_http_req *req);
 const char *tb_http_query(tb_http_req *req, const char *name);    /* NULL if absent */
 const char *tb_http_header(tb_http_req *req, const char *name);   /* NULL if absent */
 const struct sockaddr *tb_http_peer(tb_http_req *req);

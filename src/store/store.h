@@ -58,6 +58,10 @@ typedef struct tb_appliance {
     char *accepted_ips;             /* comma-separated IPs / CIDRs; "" = any */
     char *events_to_import;         /* comma-separated event types; "" = all */
     int64_t poll_interval;          /* seconds between reconciler polls; 0 = off */
+    /* Change-management approval (seed 000 "Override Change Management") */
+    bool override_change_management;
+    char *approval_record_type;     /* task table searched; "" = any task table */
+    int64_t approval_timeout_ms;    /* ticket store slower than this: deny */
     int64_t created_at, updated_at; /* unix seconds */
 } tb_appliance;
 

@@ -9,7 +9,8 @@
     "id, name, product, hostname, appliance_guid, client_id, client_secret,"                  \
     " outbound_event_token, integration_enabled, import_external_sessions,"                    \
     " auto_associate_user, auto_associate_ci, accepted_ips, events_to_import,"                 \
-    " created_at, updated_at, poll_interval"
+    " created_at, updated_at, poll_interval, override_change_management, approval_record_type,"   \
+    " approval_timeout_ms"
 
 void tb_appliance_clear(tb_appliance *a)
 {
@@ -22,6 +23,7 @@ void tb_appliance_clear(tb_appliance *a)
     free(a->outbound_token_sealed);
     free(a->accepted_ips);
     free(a->events_to_import);
+    free(a->approval_record_type);
     memset(a, 0, sizeof *a);
 }
 
@@ -52,7 +54,10 @@ static tb_err row_to_appliance(sqlite3_stmt *s, tb_appliance *a)
     a->created_at = sqlite3_column_int64(s, 14);
     a->updated_at = sqlite3_column_int64(s, 15);
     a->poll_interval = sqlite3_column_int64(s, 16);
-    if (!a->name || !a->product || !a->hostname || !a->appliance_guid || !a->client_id ||
+    a->override_change_management = sqlite3_column_int(s, 17) != 0;
+    a->approval_record_type = store_col_strdup(s, 18);
+    a->approval_timeout_ms = sqlite3_column_int64(s, 19);
+    if (!a->approval_record_type || !a->name || !a->product || !a->hostname || !a->appliance_guid || !a->client_id ||
         !a->client_secret_sealed || !a->outbound_token_sealed || !a->accepted_ips ||
         !a->events_to_import) {
         tb_appliance_clear(a);
@@ -131,6 +136,9 @@ static void bind_appliance(sqlite3_stmt *s, const tb_appliance *a)
     sqlite3_bind_text(s, 13, a->events_to_import ? a->events_to_import : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 14, (int64_t)time(NULL));
     sqlite3_bind_int64(s, 16, a->poll_interval);
+    sqlite3_bind_int(s, 17, a->override_change_management);
+    sqlite3_bind_text(s, 18, a->approval_record_type ? a->approval_record_type : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 19, a->approval_timeout_ms > 0 ? a->approval_timeout_ms : 3000);
 }
 
 tb_err store_appliance_insert(tb_store *st, const tb_appliance *a, int64_t *id)
@@ -139,8 +147,9 @@ tb_err store_appliance_insert(tb_store *st, const tb_appliance *a, int64_t *id)
     int rc = sqlite3_prepare_v2(st->db,
         "INSERT INTO tb_appliance(name, product, hostname, appliance_guid, client_id, client_secret,"
         " outbound_event_token, integration_enabled, import_external_sessions, auto_associate_user,"
-        " auto_associate_ci, accepted_ips, events_to_import, created_at, updated_at, poll_interval)"
-        " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?14,?14,?16)", -1, &s, NULL);
+        " auto_associate_ci, accepted_ips, events_to_import, created_at, updated_at, poll_interval,"
+        " override_change_management, approval_record_type, approval_timeout_ms)"
+        " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?14,?14,?16,?17,?18,?19)", -1, &s, NULL);
     if (rc != SQLITE_OK)
         return store_rc(rc);
     bind_appliance(s, a);
@@ -160,7 +169,8 @@ tb_err store_appliance_update(tb_store *st, const tb_appliance *a)
         "UPDATE tb_appliance SET name=?1, product=?2, hostname=?3, appliance_guid=?4, client_id=?5,"
         " client_secret=?6, outbound_event_token=?7, integration_enabled=?8,"
         " import_external_sessions=?9, auto_associate_user=?10, auto_associate_ci=?11,"
-        " accepted_ips=?12, events_to_import=?13, updated_at=?14, poll_interval=?16 WHERE id=?15", -1, &s, NULL);
+        " accepted_ips=?12, events_to_import=?13, updated_at=?14, poll_interval=?16,"
+        " override_change_management=?17, approval_record_type=?18, approval_timeout_ms=?19 WHERE id=?15", -1, &s, NULL);
     if (rc != SQLITE_OK)
         return store_rc(rc);
     bind_appliance(s, a);

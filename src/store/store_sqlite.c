@@ -202,6 +202,29 @@ static const char *const migrations[] = {
     /* 2 → 3: the event-type catalogue */
     "CREATE TABLE tb_event_type(name TEXT PRIMARY KEY COLLATE NOCASE, product TEXT NOT NULL,"
     "  added_at INTEGER NOT NULL);",
+    /* → 4: change-management approval (seed 000) */
+    "ALTER TABLE tb_appliance ADD COLUMN override_change_management INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE tb_appliance ADD COLUMN approval_record_type TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE tb_appliance ADD COLUMN approval_timeout_ms INTEGER NOT NULL DEFAULT 3000;"
+    "CREATE TABLE tb_override_rule("
+    "  id INTEGER PRIMARY KEY,"
+    "  appliance_id INTEGER NOT NULL REFERENCES tb_appliance(id) ON DELETE CASCADE,"
+    "  position INTEGER NOT NULL, task_field TEXT NOT NULL,"
+    "  comparator TEXT NOT NULL CHECK(comparator IN ('=','<','>')),"
+    "  value_type TEXT NOT NULL CHECK(value_type IN ('static','reference')),"
+    "  value TEXT NOT NULL, error_message TEXT NOT NULL, created_at INTEGER NOT NULL);"
+    "CREATE INDEX tb_override_rule_order ON tb_override_rule(appliance_id, position);"
+    "CREATE TABLE tb_approval_field(wire_name TEXT PRIMARY KEY COLLATE NOCASE, field TEXT NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE TABLE tb_active_states(task_table TEXT PRIMARY KEY, states TEXT NOT NULL);"
+    "CREATE TABLE tb_approval("
+    "  id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,"
+    "  appliance_id INTEGER REFERENCES tb_appliance(id) ON DELETE SET NULL,"
+    "  source_ip TEXT, ticket_id TEXT, username TEXT, jump_item TEXT, hostname TEXT,"
+    "  allowed INTEGER NOT NULL, http_status INTEGER NOT NULL, reason TEXT NOT NULL,"
+    "  latency_us INTEGER NOT NULL, task_table TEXT, task_sys_id TEXT, task_number TEXT,"
+    "  raw TEXT, noted INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX tb_approval_ticket ON tb_approval(ticket_id);",
 };
 
 static tb_err schema_version(tb_store *st, int *out)
