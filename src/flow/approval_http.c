@@ -278,6 +278,8 @@ static void handle(tb_http_req *req)
         .deadline_ns = start + a->approval_timeout_ms * 1000000,
     };
     itsm *t = thread_tickets(h, &e);
+    if (t)
+        itsm_embedded_busy_timeout(t, (int)a->approval_timeout_ms);
     if (t) {
         approval_decide(t, &pol, &r, &p->d);
     } else {

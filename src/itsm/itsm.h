@@ -108,5 +108,8 @@ tb_err itsm_embedded_open(const char *db_path, itsm **out);
 struct sqlite3;
 tb_err itsm_embedded_wrap(struct sqlite3 *db, itsm **out);
 tb_err itsm_embedded_schema(const char *db_path);
+/* How long an embedded handle waits for a lock before TB_ERR_BUSY (default
+ * 5000 ms): a caller with a deadline (the approval endpoint) sets its own. */
+tb_err itsm_embedded_busy_timeout(itsm *h, int ms);
 
 #endif

@@ -727,3 +727,10 @@ tb_err itsm_embedded_open(const char *db_path, itsm **out)
     *out = &e->base;
     return TB_OK;
 }
+
+tb_err itsm_embedded_busy_timeout(itsm *h, int ms)
+{
+    if (!h || h->ops != &embedded_ops || ms < 0)
+        return TB_ERR_INVALID;
+    return sqlite3_busy_timeout(E(h)->db, ms) == SQLITE_OK ? TB_OK : TB_ERR_DB;
+}
