@@ -39,6 +39,7 @@ bench: build
 	@bench/parser.sh
 	@bench/import_drain.sh
 	@bench/import.sh
+	@bench/approval.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
