@@ -31,7 +31,8 @@ typedef struct approval_http_opts {
 } approval_http_opts;
 
 tb_err approval_http_new(const approval_http_opts *opt, approval_http **out);
-/* After the HTTP server has stopped (no handler running). */
+/* After the HTTP server has stopped (no handler running) and the writer has
+ * committed what it queued, but before the writer closes its connection. */
 void approval_http_free(approval_http *h);
 /* The route, with h as its context. */
 tb_route approval_http_route(approval_http *h);

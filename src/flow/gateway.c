@@ -229,9 +229,9 @@ fail:
     free(cert);
     free(key);
     workers_stop(g->intake.jobs);
+    approval_http_free(g->approval);
     import_ctx_free(g->import);
     writer_stop(g->intake.writer);
-    approval_http_free(g->approval);      /* after the writer: its queued records use it */
     appliance_cache_close(g->intake.appliances);
     store_close(g->reader);
     store_close(g->checkpointer);
@@ -278,8 +278,12 @@ void gateway_stop(tb_gateway *g)
     tb_http_stop(g->http);
     workers_stop(g->intake.jobs);      /* running jobs finish; they need the writer */
     import_ctx_free(g->import);
+    /* Approval records already queued use the approval context on the
+     * writer's connection: let them commit (the writer is FIFO and no
+     * handler runs any more), then close it while that connection is open. */
+    writer_run_sync(g->intake.writer, WRITE_PING, 0);
+    approval_http_free(g->approval);
     writer_stop(g->intake.writer);
-    approval_http_free(g->approval);      /* after the writer: its queued records use it */
     appliance_cache_close(g->intake.appliances);
     store_checkpoint(g->checkpointer);
     store_close(g->reader);

@@ -25,9 +25,24 @@ typedef struct emb_table {
     char *select_list;  /* "col1","col2",... */
 } emb_table;
 
+/* Prepared statements kept per handle: the same few statements run again
+ * and again (lookups, journal entries, savepoints), and parsing them is most
+ * of their cost. Keyed by SQL text; a statement still in use when its text
+ * is asked for again gets a one-off copy. */
+#define STMT_CACHE 64
+
+typedef struct stmt_slot {
+    uint64_t hash;
+    char *sql;
+    sqlite3_stmt *st;
+    bool in_use;
+} stmt_slot;
+
 typedef struct emb {
     itsm base;
     sqlite3 *db;
+    stmt_slot cache[STMT_CACHE];
+    unsigned next_evict;
     /* Borrowed connection (itsm_embedded_wrap): writes nest in the owner's
      * open transaction as savepoints, and close leaves the connection open. */
     bool borrowed;
@@ -71,9 +86,82 @@ static void new_sys_id(char out[ITSM_SYS_ID_LEN + 1])
     sodium_bin2hex(out, ITSM_SYS_ID_LEN + 1, b, sizeof b);
 }
 
+static uint64_t sql_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;        /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static tb_err prepare(emb *e, const char *sql, sqlite3_stmt **st)
+{
+    uint64_t h = sql_hash(sql);
+    for (size_t i = 0; i < STMT_CACHE; i++) {
+        stmt_slot *c = &e->cache[i];
+        if (c->st && c->hash == h && !c->in_use && !strcmp(c->sql, sql)) {
+            c->in_use = true;
+            *st = c->st;
+            return TB_OK;
+        }
+    }
+    int src = sqlite3_prepare_v3(e->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+    if (src != SQLITE_OK)
+        return emb_err(src);
+    stmt_slot *c = NULL;
+    for (size_t i = 0; i < STMT_CACHE && !c; i++)
+        if (!e->cache[i].st)
+            c = &e->cache[i];
+    for (size_t tries = 0; !c && tries < STMT_CACHE; tries++) {
+        stmt_slot *v = &e->cache[e->next_evict++ % STMT_CACHE];
+        if (!v->in_use) {
+            sqlite3_finalize(v->st);
+            free(v->sql);
+            *v = (stmt_slot){0};
+            c = v;
+        }
+    }
+    char *copy = c ? strdup(sql) : NULL;
+    if (copy)
+        *c = (stmt_slot){h, copy, *st, true};
+    return TB_OK;   /* not cached (all slots busy, or no memory): done_stmt finalizes it */
+}
+
+/* Gives a statement from prepare back: reset for its next use, or finalized
+ * when it was a one-off. */
+static void done_stmt(emb *e, sqlite3_stmt *st)
+{
+    if (!st)
+        return;
+    for (size_t i = 0; i < STMT_CACHE; i++)
+        if (e->cache[i].st == st) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            e->cache[i].in_use = false;
+            return;
+        }
+    sqlite3_finalize(st);
+}
+
+static void cache_clear(emb *e)
+{
+    for (size_t i = 0; i < STMT_CACHE; i++) {
+        sqlite3_finalize(e->cache[i].st);
+        free(e->cache[i].sql);
+        e->cache[i] = (stmt_slot){0};
+    }
+}
+
 static tb_err exec(emb *e, const char *sql)
 {
-    return emb_err(sqlite3_exec(e->db, sql, NULL, NULL, NULL));
+    sqlite3_stmt *st = NULL;
+    tb_err rc = prepare(e, sql, &st);
+    if (rc)
+        return rc;
+    int src = sqlite3_step(st);
+    rc = src == SQLITE_DONE || src == SQLITE_ROW ? TB_OK : emb_err(sqlite3_extended_errcode(e->db));
+    done_stmt(e, st);
+    return rc;
 }
 
 static tb_err begin(emb *e)
@@ -84,23 +172,15 @@ static tb_err begin(emb *e)
 static tb_err finish(emb *e, tb_err rc)
 {
     if (e->borrowed) {
-        if (rc)
-            sqlite3_exec(e->db, "ROLLBACK TO itsm_write; RELEASE itsm_write", NULL, NULL, NULL);
-        else if ((rc = exec(e, "RELEASE itsm_write")))
-            sqlite3_exec(e->db, "ROLLBACK TO itsm_write; RELEASE itsm_write", NULL, NULL, NULL);
+        if (rc || (rc = exec(e, "RELEASE itsm_write"))) {
+            exec(e, "ROLLBACK TO itsm_write");
+            exec(e, "RELEASE itsm_write");
+        }
         return rc;
     }
-    if (rc)
-        sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
-    else if ((rc = exec(e, "COMMIT")))
-        sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
+    if (rc || (rc = exec(e, "COMMIT")))
+        exec(e, "ROLLBACK");
     return rc;
-}
-
-static tb_err prepare(emb *e, const char *sql, sqlite3_stmt **st)
-{
-    int src = sqlite3_prepare_v2(e->db, sql, -1, st, NULL);
-    return src == SQLITE_OK ? TB_OK : emb_err(src);
 }
 
 static tb_err step_done(sqlite3_stmt *st)
@@ -161,7 +241,7 @@ static tb_err get_by(emb *e, const char *table, const char *col, const char *key
     char sql[SQL_MAX];
     snprintf(sql, sizeof sql, "SELECT %s FROM \"%s\" WHERE \"%s\" = ?1%s LIMIT 1",
              t->select_list, table, col, nocase ? " COLLATE NOCASE" : "");
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     tb_err rc = prepare(e, sql, &st);
     if (rc)
         return rc;
@@ -171,7 +251,7 @@ static tb_err get_by(emb *e, const char *table, const char *col, const char *key
         rc = row_to_record(st, table, t, out);
     else
         rc = src == SQLITE_DONE ? TB_ERR_NOT_FOUND : emb_err(src);
-    sqlite3_finalize(st);
+    done_stmt(e, st);
     return rc;
 }
 
@@ -235,7 +315,7 @@ static size_t derive_state(const char *table, pair *p, size_t n, const char *now
 
 static tb_err next_number(emb *e, const char *table, const char *now, char *out, size_t outsz)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     tb_err rc = prepare(e,
                         "UPDATE sys_number SET number = number + 1, sys_updated_on = ?2,"
                         " sys_mod_count = sys_mod_count + 1 WHERE category = ?1"
@@ -256,7 +336,7 @@ static tb_err next_number(emb *e, const char *table, const char *now, char *out,
     } else {
         rc = src == SQLITE_DONE ? TB_ERR_DB : emb_err(src);
     }
-    sqlite3_finalize(st);
+    done_stmt(e, st);
     return rc;
 }
 
@@ -284,7 +364,7 @@ static tb_err insert_pairs(emb *e, const char *table, const pair *p, size_t n)
         bind_pairs(st, p, n);
         rc = step_done(st);
     }
-    sqlite3_finalize(st);
+    done_stmt(e, st);
     tb_buf_free(&sql);
     return rc;
 }
@@ -386,7 +466,7 @@ static tb_err emb_update(itsm *h, const char *table, const char *sys_id, const i
         if (!rc && sqlite3_changes(e->db) == 0)
             rc = TB_ERR_NOT_FOUND;
     }
-    sqlite3_finalize(st);
+    done_stmt(e, st);
     tb_buf_free(&sql);
     free(p);
     return rc;
@@ -486,7 +566,7 @@ static tb_err emb_query(itsm *h, const char *table, const itsm_kv *kv, size_t n,
     }
     if (!rc && src != SQLITE_DONE)
         rc = emb_err(src);
-    sqlite3_finalize(st);
+    done_stmt(e, st);
     if (rc) {
         itsm_records_free(v, nv);
         return rc;
@@ -506,7 +586,7 @@ static tb_err touch(emb *e, const char *table, const char *sys_id, const char *w
     snprintf(sql, sizeof sql,
              "UPDATE \"%s\" SET sys_updated_on = ?1, sys_updated_by = ?2,"
              " sys_mod_count = sys_mod_count + 1 WHERE sys_id = ?3", table);
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     tb_err rc = prepare(e, sql, &st);
     if (rc)
         return rc;
@@ -514,7 +594,7 @@ static tb_err touch(emb *e, const char *table, const char *sys_id, const char *w
     sqlite3_bind_text(st, 2, who, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, sys_id, -1, SQLITE_STATIC);
     rc = step_done(st);
-    sqlite3_finalize(st);
+    done_stmt(e, st);
     if (!rc && sqlite3_changes(e->db) == 0)
         rc = TB_ERR_NOT_FOUND;
     return rc;
@@ -582,7 +662,7 @@ static tb_err emb_attach(itsm *h, const char *table, const char *sys_id, const c
             sqlite3_bind_zeroblob(st, 9, 0);
         rc = step_done(st);
     }
-    sqlite3_finalize(st);
+    done_stmt(e, st);
     if (!rc && out)
         rc = emb_get(h, "sys_attachment", id, out);
     rc = finish(e, rc);
@@ -606,6 +686,7 @@ static void free_table(emb_table *t)
 static void emb_close(itsm *h)
 {
     emb *e = E(h);
+    cache_clear(e);
     for (size_t i = 0; i < e->ntables; i++)
         free_table(&e->tables[i]);
     if (!e->borrowed)
@@ -618,7 +699,7 @@ static tb_err load_table(emb *e, const char *name, emb_table *t)
 {
     char sql[128];
     snprintf(sql, sizeof sql, "PRAGMA table_info(\"%s\")", name);
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     tb_err rc = prepare(e, sql, &st);
     if (rc)
         return rc;
@@ -650,7 +731,7 @@ static tb_err load_table(emb *e, const char *name, emb_table *t)
     }
     if (!rc && src != SQLITE_DONE)
         rc = emb_err(src);
-    sqlite3_finalize(st);
+    done_stmt(e, st);
     if (!rc && (t->ncols == 0 || !has_col(t, "sys_id")))
         rc = TB_ERR_DB;
     if (!rc)
@@ -714,7 +795,8 @@ tb_err itsm_embedded_open(const char *db_path, itsm **out)
     if (!e)
         return TB_ERR_NOMEM;
     e->base.ops = &embedded_ops;
-    int src = sqlite3_open_v2(db_path, &e->db, SQLITE_OPEN_READWRITE, NULL);
+    /* NOMUTEX: a handle is used by one thread at a time (itsm.h). */
+    int src = sqlite3_open_v2(db_path, &e->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
     tb_err rc = src == SQLITE_OK ? emb_configure(e->db) : emb_err(src);
     for (size_t i = 0; !rc && all_tables[i]; i++) {
         rc = load_table(e, all_tables[i], &e->tables[i]);

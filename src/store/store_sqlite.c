@@ -223,8 +223,7 @@ static const char *const migrations[] = {
     "  source_ip TEXT, ticket_id TEXT, username TEXT, jump_item TEXT, hostname TEXT,"
     "  allowed INTEGER NOT NULL, http_status INTEGER NOT NULL, reason TEXT NOT NULL,"
     "  latency_us INTEGER NOT NULL, task_table TEXT, task_sys_id TEXT, task_number TEXT,"
-    "  raw TEXT, noted INTEGER NOT NULL DEFAULT 0);"
-    "CREATE INDEX tb_approval_ticket ON tb_approval(ticket_id);",
+    "  raw TEXT, noted INTEGER NOT NULL DEFAULT 0);",
 };
 
 static tb_err schema_version(tb_store *st, int *out)
