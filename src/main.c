@@ -29,6 +29,7 @@ static const struct {
     {"override", cli_override, "list|add|remove|move Change Management override rules of an appliance"},
     {"approvals", cli_approvals, "list recorded change-management decisions (PRA Jump ticket system)"},
     {"approval", cli_approval, "fields|states|check: request field names, active states, a dry run"},
+    {"jump", cli_jump, "the Jump to Configuration Item link (client-script URL, BRCS) for a task or CI"},
     {"parse-report", cli_parse_report, "print a session report file as normalized JSON, without storing it"},
 };
 
