@@ -304,11 +304,10 @@ static size_t effective_limit(size_t limit)
 /* "SELECT <list> FROM ... WHERE ..." (+ ORDER BY / LIMIT unless counting). */
 static tb_err build_sql(const snq_sql *s, bool count, tb_buf *sql)
 {
-    tb_err rc = count ? tb_buf_printf(sql, "SELECT count(*) FROM %s%s", s->count_from.data, s->where.data)
-                      : tb_buf_printf(sql, "SELECT %s FROM %s%s%s LIMIT ?%zu OFFSET ?%zu",
-                                      s->select.data, s->from.data, s->where.data, s->order.data,
-                                      s->nbinds + 1, s->nbinds + 2);
-    return rc;
+    if (count)
+        return tb_buf_printf(sql, "SELECT count(*) FROM %s%s", s->count_from.data, s->where.data);
+    return tb_buf_printf(sql, "SELECT %s FROM %s%s%s LIMIT ?%zu OFFSET ?%zu", s->select.data,
+                         s->from.data, s->where.data, s->order.data, s->nbinds + 1, s->nbinds + 2);
 }
 
 /* Prepares sql and binds the query's values (and limit/offset). The

@@ -29,7 +29,8 @@ const snq_catalog *itsm_table_catalog(const itsm_table *t);
 
 typedef struct itsm_table_query {
     const char *table;
-    const snquery *q;               /* NULL: every row, in insertion order */
+    const snquery *q;               /* NULL: every row. Without ORDERBY, rows come in the
+                                     * order the search finds them (no sort), as in ServiceNow */
     const char *const *fields;      /* NULL-terminated; NULL: every column */
     size_t limit;                   /* 0 or over ITSM_MAX_ROWS: ITSM_MAX_ROWS */
     size_t offset;                  /* at most 2^40 */

@@ -399,9 +399,14 @@ typedef struct join {
     const snq_table *target;
 } join;
 
+#define ALIAS_T (-1)            /* the queried table */
+#define ALIAS_S (-2)            /* the referenced table inside a subquery */
+
 typedef struct colref {
-    int join;                   /* -1: the queried table (alias t), else alias j<join> */
+    const snq_column *via;      /* for a dot-walk: the reference column, else NULL */
+    const snq_table *target;    /* ... and the table it points to */
     const snq_column *col;
+    int join;                   /* ALIAS_T, ALIAS_S, or join number (alias j<join>) */
 } colref;
 
 typedef struct frag {
@@ -543,15 +548,15 @@ static tb_err get_join(compiler *c, const snq_column *via, const snq_table *targ
     return TB_OK;
 }
 
-/* Resolves a field path against the catalogue; *why is set (and TB_OK
- * returned) when it names nothing usable. */
-static tb_err resolve(compiler *c, const char *path, colref *out, const char **why)
+/* Resolves a field path against the catalogue; *why is set when it names
+ * nothing usable. A dot-walk is left without a join (see use_join). */
+static void resolve(compiler *c, const char *path, colref *out, const char **why)
 {
     size_t n = strlen(path);
     *why = NULL;
     if (!valid_field_path(path, n)) {
         *why = "bad field name";
-        return TB_OK;
+        return;
     }
     const char *dot = strchr(path, '.');
     char head[SNQ_MAX_FIELD + 1];
@@ -561,42 +566,46 @@ static tb_err resolve(compiler *c, const char *path, colref *out, const char **w
     const snq_column *col = snq_table_column(c->table, head);
     if (!col) {
         *why = "unknown field";
-        return TB_OK;
+        return;
     }
     if (!dot) {
-        *out = (colref){-1, col};
-        return TB_OK;
+        *out = (colref){NULL, NULL, col, ALIAS_T};
+        return;
     }
     if (strchr(dot + 1, '.')) {
         *why = "dot-walk deeper than one level is not supported";
-        return TB_OK;
+        return;
     }
     if (!col->ref) {
         *why = "dot-walk through a field that is not a reference";
-        return TB_OK;
+        return;
     }
     const snq_table *target = snq_catalog_table(c->cat, col->ref);
     if (!target) {
         *why = "dot-walk into a table the store does not have";
-        return TB_OK;
+        return;
     }
     const snq_column *col2 = snq_table_column(target, dot + 1);
     if (!col2) {
         *why = "unknown field in the referenced table";
-        return TB_OK;
+        return;
     }
-    int j;
-    tb_err rc = get_join(c, col, target, &j);
-    if (!rc)
-        *out = (colref){j, col2};
-    return rc;
+    *out = (colref){col, target, col2, ALIAS_T};
+}
+
+/* A dot-walked column read through a LEFT JOIN (one per reference column). */
+static tb_err use_join(compiler *c, colref *r)
+{
+    return r->via ? get_join(c, r->via, r->target, &r->join) : TB_OK;
 }
 
 /* 't."col"' or 'j0."col"' into out (catalogue names only). */
 static void col_sql(const colref *r, char *out, size_t outsz)
 {
-    if (r->join < 0)
+    if (r->join == ALIAS_T)
         snprintf(out, outsz, "t.\"%s\"", r->col->name);
+    else if (r->join == ALIAS_S)
+        snprintf(out, outsz, "s.\"%s\"", r->col->name);
     else
         snprintf(out, outsz, "j%d.\"%s\"", r->join, r->col->name);
 }
@@ -628,13 +637,39 @@ static const char *const cmp_ops[] = {
     [SNQ_EQ] = "=", [SNQ_LT] = "<", [SNQ_LE] = "<=", [SNQ_GT] = ">", [SNQ_GE] = ">=",
 };
 
-/* Writes one condition's SQL to b; *why when it must be dropped. */
+/* Operators that no empty value satisfies. */
+static int null_rejecting(snq_op op)
+{
+    return op != SNQ_NE && op != SNQ_NOT_LIKE && op != SNQ_NOT_IN && op != SNQ_ISEMPTY &&
+           op != SNQ_ANYTHING;
+}
+
+/* Writes one condition's SQL to b; *why when it must be dropped.
+ *
+ * A dot-walked condition that no empty value satisfies is written as
+ * t.ref IN (SELECT s.sys_id FROM target s WHERE cond): the same rows as
+ * testing the joined column (sys_id is unique, and a missing reference fails
+ * cond either way), but the search can start from the target's index and
+ * reach the rows through the reference column's index. Through a LEFT JOIN,
+ * SQLite would scan the whole table. The others (ISEMPTY, !=, ...) must also
+ * match rows with no reference, so they read the joined column. */
 static tb_err cond_sql(compiler *c, const snquery *q, const snq_cond *k, tb_buf *b,
                        const char **why)
 {
     colref r;
-    tb_err rc = resolve(c, k->field, &r, why);
-    if (rc || *why)
+    resolve(c, k->field, &r, why);
+    if (*why)
+        return TB_OK;
+    bool sub = r.via && null_rejecting(k->op);
+    tb_err rc = TB_OK;
+    if (sub) {
+        r.join = ALIAS_S;
+        rc = tb_buf_printf(b, "t.\"%s\" IN (SELECT s.\"sys_id\" FROM \"%s\" s WHERE ",
+                           r.via->name, r.target->name);
+    } else {
+        rc = use_join(c, &r);
+    }
+    if (rc)
         return rc;
     cmp m;
     make_cmp(&r, &m);
@@ -714,6 +749,8 @@ static tb_err cond_sql(compiler *c, const snquery *q, const snq_cond *k, tb_buf 
     }
     if (!rc && bad)
         *why = "value is not an integer, and the field is numeric";
+    if (!rc && !bad && sub)
+        rc = tb_buf_appends(b, ")");
     return rc;
 }
 
@@ -804,7 +841,8 @@ static tb_err compile_order(compiler *c, const snquery *q)
         const snq_order *o = &q->orders[i];
         colref r;
         const char *why;
-        if ((rc = resolve(c, o->field, &r, &why)))
+        resolve(c, o->field, &r, &why);
+        if (!why && (rc = use_join(c, &r)))
             break;
         if (why) {
             rc = add_ignored(c, q->query + o->offset, o->len, o->offset, why);
@@ -812,13 +850,19 @@ static tb_err compile_order(compiler *c, const snquery *q)
         }
         cmp m;
         make_cmp(&r, &m);
-        rc = tb_buf_printf(b, "%s%s%s", used++ ? ", " : " ORDER BY ", m.lhs, o->desc ? " DESC" : "");
+        rc = tb_buf_printf(b, "%s%s%s", used++ ? ", " : " ORDER BY ", m.lhs,
+                           o->desc ? " DESC" : "");
         last_desc = o->desc;
     }
-    /* rowid makes paging stable; its direction follows the last key so an
-     * index on that key can still deliver the order. */
+    /* rowid makes paging stable among equal keys; its direction follows the
+     * last key so that an index on that key still delivers the order.
+     * Without ORDERBY there is no ORDER BY at all, as ServiceNow promises no
+     * order either: sorting every match by rowid would cost a sort step
+     * whenever an index drives the search, to return ten rows. */
+    if (!rc && used)
+        rc = tb_buf_printf(b, ", t.rowid%s", last_desc ? " DESC" : "");
     if (!rc)
-        rc = tb_buf_printf(b, "%st.rowid%s", used ? ", " : " ORDER BY ", last_desc ? " DESC" : "");
+        rc = tb_buf_append(b, "", 0);
     return rc;
 }
 
@@ -843,7 +887,7 @@ static tb_err compile_select(compiler *c, const char *const *fields, char *err, 
     tb_err rc = tb_buf_appends(&o->select, "t.\"sys_id\"");
     if (!fields) {
         for (size_t i = 0; !rc && i < c->table->ncols; i++) {
-            colref r = {-1, &c->table->cols[i]};
+            colref r = {NULL, NULL, &c->table->cols[i], ALIAS_T};
             rc = add_select(c, r.col->name, &r);
         }
         return rc;
@@ -863,7 +907,8 @@ static tb_err compile_select(compiler *c, const char *const *fields, char *err, 
             continue;
         colref r;
         const char *why;
-        if ((rc = resolve(c, f, &r, &why)))
+        resolve(c, f, &r, &why);
+        if (!why && (rc = use_join(c, &r)))
             break;
         if (why)
             rc = add_ignored(c, f, strnlen(f, 256), SIZE_MAX, why);

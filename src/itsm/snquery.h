@@ -14,8 +14,8 @@
  *     EQ                        the list view's terminator: skipped
  * <field> is the longest run of [a-z0-9_.] (ServiceNow field names are lower
  * case), either a column ("number") or one dot-walk through a reference
- * ("assigned_to.user_name"); deeper walks are ignored parts. <op>, case
- * sensitive, longest match:
+ * ("assigned_to.user_name", in conditions, ORDERBY and the field list);
+ * deeper walks are ignored parts. <op>, case sensitive, longest match:
  *     =  !=  <  <=  >  >=                compare (an empty value with = / !=
  *                                        means ISEMPTY / ISNOTEMPTY)
  *     LIKE  NOT LIKE  STARTSWITH  ENDSWITH  substring / prefix / suffix
@@ -30,11 +30,15 @@
  * Precedence: ^OR binds tighter than ^, and ^NQ is loosest, so
  *     a^b^ORc       = a AND (b OR c)
  *     a^ORb^c^NQd   = ((a OR b) AND c) OR d
- * Source: ServiceNow's encoded-query guide (servicenow.github.io/sdk, "Encoded
- * Queries": ^OR binds only to the single condition immediately before and
- * after it; ^NQ starts a new independent query whose groups are OR-ed), and
- * the GlideRecord model it encodes (addQuery ANDs, addOrCondition ORs onto the
- * previous condition).
+ * Source: ServiceNow's encoded-query guide (servicenow.github.io/sdk/guides/
+ * encoded-query-guide, "Precedence": ^OR binds only to the single condition
+ * immediately before and after it; ^NQ starts a new independent query, and a
+ * record matches if it satisfies any of the ^NQ-separated groups).
+ * Sorting: ORDERBY terms apply to the whole query wherever they stand; ties
+ * go by insertion order (reversed when the last key is descending). Without
+ * ORDERBY no order is promised (ServiceNow
+ * promises none either) and none is imposed, so an index can deliver the
+ * first rows without sorting every match.
  *
  * Ignored parts. As ServiceNow does by default, a part that cannot be used is
  * dropped and the rest of the query still applies: an empty part ("^^"), no
@@ -45,8 +49,8 @@
  * entries. Each is reported (part text, offset, reason) so the caller can log
  * it; none fails the query. A dropped condition leaves its connector: the
  * loosest connector among it and the next kept condition joins that one, as
- * if the condition had been removed from its group. A query group left empty
- * is dropped; with nothing left, every row matches.
+ * if the condition had been removed from its group. A ^NQ query left with no
+ * condition is dropped; with no condition left at all, every row matches.
  *
  * Caps (TB_ERR_TOO_LARGE, with a message in err): SNQ_MAX_QUERY bytes,
  * SNQ_MAX_PARTS parts, SNQ_MAX_IN_ITEMS items in one IN list, SNQ_MAX_VALUES
@@ -57,8 +61,9 @@
  * Comparison semantics of the compiled SQL, by column kind (catalogue):
  *     TEXT      case-insensitive (COLLATE NOCASE, or lower() = lower() where
  *               the column's index is on lower(col)), as ServiceNow's database
- *               compares strings [inferred: its default collation]; B3's "case
- *               sensitive" is about field names and operators, and so here
+ *               compares strings [inferred: its default collation]; the
+ *               "case-sensitive" of the Table API notes (B3) is taken to be
+ *               about field names and operators, which are case-sensitive here
  *     INTEGER   numeric; a value that is not an integer is an ignored part
  *     DATETIME  as text "YYYY-MM-DD HH:MM:SS" UTC (sorts as time)
  *     BOOLEAN   "true"/"false", any case
@@ -189,7 +194,7 @@ typedef struct snq_sql {
     tb_buf from;            /* "\"incident\" t LEFT JOIN \"sys_user\" j0 ON ..." */
     tb_buf count_from;      /* from, with only the joins the WHERE clause needs */
     tb_buf where;           /* " WHERE ..." or "" */
-    tb_buf order;           /* " ORDER BY ..., t.rowid" */
+    tb_buf order;           /* " ORDER BY ..., t.rowid" or "" without ORDERBY */
     snq_select *selects;
     size_t nselects;
     snq_bind *binds;
