@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define SQL_MAX (4u * 1024 * 1024)
 #define MAX_OFFSET ((size_t)1 << 40)
@@ -277,6 +278,43 @@ const snq_catalog *itsm_table_catalog(const itsm_table *t)
 
 /* --- execution ------------------------------------------------------------ */
 
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A query's time budget: SQLite calls back every few thousand VM steps,
+ * and a non-zero return interrupts the statement. */
+typedef struct deadline {
+    int64_t end_ms;     /* 0: none */
+    bool hit;
+} deadline;
+
+static int past_deadline(void *p)
+{
+    deadline *d = p;
+    if (d->end_ms && monotonic_ms() > d->end_ms)
+        d->hit = true;
+    return d->hit;
+}
+
+static void deadline_start(sqlite3 *db, deadline *d, unsigned timeout_ms)
+{
+    d->hit = false;
+    d->end_ms = timeout_ms ? monotonic_ms() + timeout_ms : 0;
+    if (timeout_ms)
+        sqlite3_progress_handler(db, 4000, past_deadline, d);
+}
+
+static tb_err deadline_end(sqlite3 *db, const deadline *d, tb_err rc)
+{
+    if (d->end_ms)
+        sqlite3_progress_handler(db, 0, NULL, NULL);
+    return d->hit && rc ? TB_ERR_TIMEOUT : rc;
+}
+
 static void report_ignored(const itsm_table_query *req, const snq_sql *s)
 {
     if (!req->on_ignored)
@@ -368,13 +406,17 @@ static tb_err row_to_record(sqlite3_stmt *st, const char *table, const snq_sql *
 }
 
 static tb_err fetch_rows(sqlite3_stmt *st, const char *table, const snq_sql *s, size_t limit,
-                         itsm_record ***out, size_t *n)
+                         deadline *d, itsm_record ***out, size_t *n)
 {
     itsm_record **v = NULL;
     size_t nv = 0, cap = 0;
     tb_err rc = TB_OK;
     int src = SQLITE_DONE;
     while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (past_deadline(d)) {
+            rc = TB_ERR_TIMEOUT;
+            break;
+        }
         if (nv == cap) {
             size_t nc = cap ? cap * 2 : (limit < 16 ? limit : 16);
             itsm_record **nvp = realloc(v, nc * sizeof *v);
@@ -439,10 +481,12 @@ tb_err itsm_embedded_table_query(itsm_table *t, const itsm_table_query *req,
     report_ignored(req, &s);
 
     /* The rows and their count come from one snapshot. */
+    deadline d;
+    deadline_start(t->db, &d, req->timeout_ms);
     bool txn = total && sqlite3_get_autocommit(t->db);
     if (txn && (rc = emb_err(sqlite3_exec(t->db, "BEGIN", NULL, NULL, NULL)))) {
         snq_sql_free(&s);
-        return rc;
+        return deadline_end(t->db, &d, rc);
     }
     tb_buf sql;
     tb_buf_init(&sql, SQL_MAX);
@@ -451,11 +495,12 @@ tb_err itsm_embedded_table_query(itsm_table *t, const itsm_table_query *req,
     if (!rc)
         rc = prepare_bound(t->db, sql.data, &s, true, limit, req->offset, &st);
     if (!rc)
-        rc = fetch_rows(st, req->table, &s, limit, out, n);
+        rc = fetch_rows(st, req->table, &s, limit, &d, out, n);
     sqlite3_finalize(st);
     tb_buf_free(&sql);
     if (!rc && total)
         rc = count_rows(t->db, &s, total);
+    rc = deadline_end(t->db, &d, rc);  /* first: the handler would interrupt COMMIT too */
     if (txn)
         sqlite3_exec(t->db, rc ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
     if (rc) {

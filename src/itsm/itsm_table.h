@@ -34,6 +34,7 @@ typedef struct itsm_table_query {
     const char *const *fields;      /* NULL-terminated; NULL: every column */
     size_t limit;                   /* 0 or over ITSM_MAX_ROWS: ITSM_MAX_ROWS */
     size_t offset;                  /* at most 2^40 */
+    unsigned timeout_ms;            /* stop a query running longer: TB_ERR_TIMEOUT; 0: none */
     /* Called for every ignored part, the parser's first, then unknown
      * fields, sort keys and sysparm_fields entries. NULL: not reported. */
     snq_ignored_fn on_ignored;
@@ -45,7 +46,8 @@ typedef struct itsm_table_query {
  * read in the same transaction (a second query: ask only when needed).
  * TB_ERR_NOT_FOUND: table is not in the store. TB_ERR_TOO_LARGE: the query
  * compiles past the SQL size cap or names over SNQ_MAX_PARTS fields.
- * TB_ERR_INVALID: a NULL argument or an offset over 2^40. */
+ * TB_ERR_INVALID: a NULL argument or an offset over 2^40. TB_ERR_TIMEOUT:
+ * past timeout_ms (checked while SQLite works, and between rows). */
 tb_err itsm_embedded_table_query(itsm_table *t, const itsm_table_query *req,
                                  itsm_record ***out, size_t *n, size_t *total);
 

@@ -809,6 +809,46 @@ static void test_long_chains(void **state)
     assert_true(now_s() - t0 < 20);
 }
 
+/* A time budget stops a query that would scan for long. */
+static void test_timeout(void **state)
+{
+    fixture *f = *state;
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000)"
+                     " INSERT INTO incident (sys_id, sys_created_on, sys_updated_on, number,"
+                     " short_description) SELECT lower(hex(randomblob(16))), '2024-01-01 00:00:00',"
+                     " '2024-01-01 00:00:00', 'GEN' || i, 'generated ' || i FROM n",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    char *s = repeat("short_descriptionLIKEzz0", "^ORshort_descriptionLIKEzz1", 20);
+    snquery *q = parse_ok(s);
+    itsm_table_query req = {.table = "incident", .q = q, .timeout_ms = 1};
+    itsm_record **v = NULL;
+    size_t n = 0, total = 0;
+    assert_int_equal(itsm_embedded_table_query(f->t, &req, &v, &n, &total), TB_ERR_TIMEOUT);
+    assert_null(v);
+    assert_int_equal(n, 0);
+    assert_int_equal(total, 0);
+    snquery_free(q);
+    free(s);
+    /* The handle is usable afterwards, and holds no old snapshot: a record
+     * written since is seen. */
+    itsm_kv kv[] = {{"short_description", "after the timeout"}};
+    create(f->h, "incident", kv, 1, NULL);
+    q = parse_ok("short_description=after the timeout");
+    req = (itsm_table_query){.table = "incident", .q = q, .timeout_ms = 60000};
+    assert_int_equal(itsm_embedded_table_query(f->t, &req, &v, &n, &total), TB_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(total, 1);
+    itsm_records_free(v, n);
+    snquery_free(q);
+}
+
 /* Random token soup: every parse either succeeds or hits a cap, and every
  * successful parse runs. */
 static void test_fuzz(void **state)
@@ -1007,6 +1047,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hostile_sql, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_shapes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_chains, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fuzz, setup, teardown),
         cmocka_unit_test_setup_teardown(test_index_use, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli, setup, teardown),
