@@ -109,6 +109,12 @@ static int date_generate(char *v)
     return 1;
 }
 
+/* 0 for a javascript: value other than a dateGenerate (rewritten in place). */
+static int usable_value(char *v)
+{
+    return strncmp(v, "javascript:", 11) != 0 || date_generate(v);
+}
+
 typedef struct parser {
     snquery *q;
     size_t cap_values;
@@ -208,8 +214,7 @@ static tb_err parse_condition(parser *p, size_t off, size_t s, size_t e, snq_lin
         return TB_OK;
     }
     char *v = t + f + oplen;
-    if (!takes_no_value((snq_op)op) && strncmp(v, "javascript:", 11) == 0 && op != SNQ_BETWEEN &&
-        !date_generate(v)) {
+    if (!takes_no_value((snq_op)op) && op != SNQ_BETWEEN && !usable_value(v)) {
         ignore(p, off, e - off, link, "javascript: values are not supported");
         return TB_OK;
     }
@@ -228,8 +233,7 @@ static tb_err parse_condition(parser *p, size_t off, size_t s, size_t e, snq_lin
             return TB_OK;
         }
         *at = '\0';
-        if ((!strncmp(v, "javascript:", 11) && !date_generate(v)) ||
-            (!strncmp(at + 1, "javascript:", 11) && !date_generate(at + 1))) {
+        if (!usable_value(v) || !usable_value(at + 1)) {
             ignore(p, off, e - off, link, "javascript: values are not supported");
             return TB_OK;
         }
