@@ -2,6 +2,8 @@
  * (cfg.database) through itsm.h. Argument parsing and printing only. */
 #include "cli/cli.h"
 #include "itsm/itsm.h"
+#include "itsm/itsm_table.h"
+#include "itsm/snquery.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -15,7 +17,7 @@
                  " [--description T] [--state N] [--assigned-to USER_NAME] [--ci CI_NAME]" \
                  " [--approval V] [--set field=value ...]"
 #define U_SHOW "ticketbridge ticket show NUMBER|SYS_ID"
-#define U_LIST "ticketbridge ticket list [--table T] [--limit N]"
+#define U_LIST "ticketbridge ticket list [--table T] [--limit N] [--query ENCODED] [--fields a,b]"
 #define U_NOTE "ticketbridge ticket note NUMBER TEXT"
 #define U_CI "ticketbridge ci add NAME [--class C] [--ip A] [--fqdn F] [--os O] | ci list"
 #define U_CI_ADD "ticketbridge ci add NAME [--class C] [--ip A] [--fqdn F] [--os O]"
@@ -247,14 +249,134 @@ static void print_ticket_line(itsm *h, const itsm_record *r)
     itsm_record_free(u);
 }
 
+/* --- ticket list --query: a ServiceNow encoded query (itsm_table.h) ------ */
+
+/* The database `ticket list --query` reads through its own itsm_table
+ * handle; set by cli_ticket before dispatching. */
+static const char *ticket_db_path;
+
+static void warn_ignored(void *ctx, const snq_ignored *p)
+{
+    (void)ctx;
+    if (p->offset == SIZE_MAX)
+        fprintf(stderr, "ticketbridge: warning: ignored field '%.*s': %s\n", (int)p->len, p->part,
+                p->reason);
+    else
+        fprintf(stderr, "ticketbridge: warning: ignored query part '%.*s' (at %zu): %s\n",
+                (int)p->len, p->part, p->offset, p->reason);
+}
+
+/* One line per record: tabs, newlines and backslashes escaped. */
+static void print_tsv_value(const char *v)
+{
+    for (; *v; v++) {
+        switch (*v) {
+        case '\t': fputs("\\t", stdout); break;
+        case '\n': fputs("\\n", stdout); break;
+        case '\r': fputs("\\r", stdout); break;
+        case '\\': fputs("\\\\", stdout); break;
+        default: putchar(*v);
+        }
+    }
+}
+
+static void print_tsv(itsm_record **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0) {
+            for (size_t k = 0; k < v[0]->nfields; k++)
+                printf("%s%s", k ? "\t" : "", v[0]->fields[k].name);
+            putchar('\n');
+        }
+        for (size_t k = 0; k < v[i]->nfields; k++) {
+            if (k)
+                putchar('\t');
+            print_tsv_value(v[i]->fields[k].value);
+        }
+        putchar('\n');
+    }
+}
+
+/* Splits "a,b" in place into a NULL-terminated list (empty items kept; the
+ * compiler skips them). NULL with *too_many set past SNQ_MAX_PARTS. */
+static char **split_fields(char *s, int *too_many)
+{
+    size_t n = 1;
+    for (const char *p = s; *p; p++)
+        n += *p == ',';
+    if (n > SNQ_MAX_PARTS) {
+        *too_many = 1;
+        return NULL;
+    }
+    char **v = calloc(n + 1, sizeof *v);
+    if (!v)
+        return NULL;
+    size_t i = 0;
+    for (char *tok = s;; tok++) {
+        v[i++] = tok;
+        if (!(tok = strchr(tok, ',')))
+            break;
+        *tok = '\0';
+    }
+    return v;
+}
+
+static int ticket_query(itsm *h, const char *table, const char *query, const char *fields_arg,
+                        size_t limit)
+{
+    char err[256];
+    snquery *q = NULL;
+    tb_err rc = snquery_parse(query, strlen(query), &q, err, sizeof err);
+    if (rc)
+        return cli_fail("invalid --query: %s", err);
+    char *fields_buf = NULL;
+    char **fields = NULL;
+    int too_many = 0, ret = 0;
+    if (fields_arg && (!(fields_buf = strdup(fields_arg)) ||
+                       !(fields = split_fields(fields_buf, &too_many))))
+        ret = too_many ? cli_fail("--fields: too many fields (the limit is %d)", SNQ_MAX_PARTS)
+                       : cli_fail("out of memory");
+    itsm_table *t = NULL;
+    if (!ret && (rc = itsm_table_open(ticket_db_path, &t)))
+        ret = cli_fail("cannot open ticket store %s: %s", ticket_db_path, tb_strerror(rc));
+    itsm_record **v = NULL;
+    size_t n = 0, total = 0;
+    if (!ret) {
+        itsm_table_query req = {.table = table, .q = q, .fields = (const char *const *)fields,
+                                .limit = limit, .on_ignored = warn_ignored};
+        rc = itsm_embedded_table_query(t, &req, &v, &n, &total);
+        if (rc == TB_ERR_NOT_FOUND)
+            ret = cli_fail("no such table: %s", table);
+        else if (rc)
+            ret = cli_fail("query failed: %s", tb_strerror(rc));
+    }
+    if (!ret && !fields && itsm_is_task_table(table)) {
+        for (size_t i = 0; i < n; i++)
+            print_ticket_line(h, v[i]);
+    } else if (!ret) {
+        print_tsv(v, n);
+    }
+    if (!ret && n < total)
+        fprintf(stderr, "ticketbridge: %zu of %zu matching records shown\n", n, total);
+    itsm_records_free(v, n);
+    itsm_table_close(t);
+    free(fields);
+    free(fields_buf);
+    snquery_free(q);
+    return ret;
+}
+
 static int ticket_list(itsm *h, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"table", required_argument, NULL, 't'},
         {"limit", required_argument, NULL, 'l'},
+        {"query", required_argument, NULL, 'q'},
+        {"fields", required_argument, NULL, 'f'},
         {NULL, 0, NULL, 0},
     };
     const char *one[2] = {NULL, NULL};
+    const char *query = NULL, *fields = NULL;
     size_t limit = 0;
     int o;
     optind = 1;
@@ -262,6 +384,8 @@ static int ticket_list(itsm *h, int argc, char **argv)
         char *end;
         switch (o) {
         case 't': one[0] = optarg; break;
+        case 'q': query = optarg; break;
+        case 'f': fields = optarg; break;
         case 'l':
             limit = strtoul(optarg, &end, 10);
             if (*end || !*optarg || *optarg == '-' || limit == 0 || limit > ITSM_MAX_ROWS)
@@ -272,6 +396,8 @@ static int ticket_list(itsm *h, int argc, char **argv)
     }
     if (optind != argc)
         return cli_usage_error(U_LIST);
+    if (query || fields)
+        return ticket_query(h, one[0] ? one[0] : "incident", query ? query : "", fields, limit);
     if (one[0] && !itsm_is_task_table(one[0]))
         return cli_fail("not a task table: %s", one[0]);
     const char *const *tables = one[0] ? one : itsm_task_tables;
@@ -310,6 +436,7 @@ static int ticket_note(itsm *h, int argc, char **argv)
 
 int cli_ticket(tb_cli *c, int argc, char **argv)
 {
+    ticket_db_path = c->cfg.database;
     static const subcmd cmds[] = {
         {"create", U_CREATE, ticket_create},
         {"show", U_SHOW, ticket_show},

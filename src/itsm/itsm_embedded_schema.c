@@ -161,9 +161,11 @@ static tb_err create_task_table(sqlite3 *db, const emb_task_meta *m, const char 
                      "CREATE UNIQUE INDEX IF NOT EXISTS %s_number ON %s(number COLLATE NOCASE);"
                      "CREATE INDEX IF NOT EXISTS %s_created ON %s(sys_created_on);"
                      "CREATE INDEX IF NOT EXISTS %s_assigned_to ON %s(assigned_to);"
-                     "CREATE INDEX IF NOT EXISTS %s_correlation ON %s(correlation_id);",
+                     "CREATE INDEX IF NOT EXISTS %s_correlation ON %s(correlation_id);"
+                     /* Table API lists: active=true^state<N and similar. */
+                     "CREATE INDEX IF NOT EXISTS %s_active_state ON %s(active, state);",
                      m->table, m->new_state, m->table, extra, m->table, m->table, m->table,
-                     m->table, m->table, m->table, m->table, m->table);
+                     m->table, m->table, m->table, m->table, m->table, m->table, m->table);
     if (n < 0 || (size_t)n >= sizeof sql)
         return TB_ERR_TOO_LARGE;
     tb_err rc = exec(db, sql);
