@@ -206,6 +206,10 @@ static void test_migration_from_v1(void **state)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "DROP TABLE tb_poll_state; DROP TABLE tb_event_type; ALTER TABLE tb_appliance DROP COLUMN poll_interval;"
+                                      "DROP TABLE tb_api_token; DROP TRIGGER tb_account_ins; DROP TRIGGER tb_account_upd;"
+                                      "DROP TRIGGER tb_account_del; ALTER TABLE tb_account DROP COLUMN disabled;"
+                                      "ALTER TABLE tb_account DROP COLUMN updated_at;"
+                                      "ALTER TABLE tb_account DROP COLUMN password_changed_at;"
                                       "UPDATE tb_meta SET value='1' WHERE key='schema_version';", NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
