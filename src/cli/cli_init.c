@@ -38,6 +38,9 @@ int cli_init(tb_cli *cli, int argc, char **argv)
         return cli_usage_error(INIT_USAGE);
     if (strcmp(product, "rs") && strcmp(product, "pra"))
         return cli_fail("--product must be rs or pra");
+    if (!credential_username_valid(admin))
+        return cli_fail("--admin: user names are 1-64 characters: letters, digits and . _ - @, "
+                        "starting with a letter or digit");
 
     const char *db = cli->cfg.database;
     char kp[TB_PATH_MAX + 8];

@@ -360,8 +360,10 @@ static auth_result check_token(auth *a, const auth_credentials *cr, const unsign
         reason = "token_revoked";
     else if (o.expires_at && o.expires_at * 1000 <= wall_ms)
         reason = "token_expired";
-    else if (o.disabled)
-        reason = "user_disabled", r = AUTH_DISABLED;
+    else if (o.disabled) {
+        reason = "user_disabled";
+        r = AUTH_DISABLED;
+    }
     if (reason) {
         remember_failure(a, key, r, gen, now);
         log_failure(a, "bearer", e ? NULL : o.username, shown, peer, reason);
@@ -416,14 +418,17 @@ static auth_result check_password(auth *a, const auth_credentials *cr, const uns
     bool valid = tb_password_verify(found ? hash : a->dummy_hash, cr->secret) && found;
     sodium_memzero(hash, sizeof hash);
     atomic_fetch_add(&a->verifications, 1);
+    now = mono_ms();        /* the TTL counts from the verification's end */
     const char *reason = NULL;
     auth_result r = AUTH_BAD_CREDENTIALS;
     if (!found)
         reason = "unknown_user";
     else if (!valid)
         reason = "wrong_password";
-    else if (acc.disabled)
-        reason = "user_disabled", r = AUTH_DISABLED;
+    else if (acc.disabled) {
+        reason = "user_disabled";
+        r = AUTH_DISABLED;
+    }
     if (reason) {
         char q[160];
         if (auth_throttle_fail(a->by_peer, pk, now))

@@ -1,6 +1,7 @@
 /* The gateway's own state, behind one interface: appliances, incoming
- * requests, jobs, accounts. store_sqlite*.c implement it over one SQLite file
- * (WAL). A tb_store is one connection: use it from one thread at a time.
+ * requests, jobs, users and API tokens. store_sqlite*.c implement it over
+ * one SQLite file (WAL). A tb_store is one connection: use it from one
+ * thread at a time.
  *
  * Ownership: structs filled through out-parameters own their strings; release
  * them with the matching *_clear / *_free function. */

@@ -54,6 +54,9 @@ expect_eq "revoke needs an id" "$RC" 1
 cli tb token revoke 999
 expect_eq "revoke an unknown token" "$RC" 1
 expect_match "says so" "$OUT" "no token with id 999"
+cli "$TB_BIN" --db "$WORK/other.db" init --admin "bad name"
+expect_eq "init with a bad admin name refused" "$RC" 1
+expect_eq "and creates nothing" "$(ls "$WORK"/other.db* 2>/dev/null | wc -l)" 0
 cli tb account add x
 expect_eq "the old account command is gone" "$RC" 2
 for c in user token sys-user; do expect_match "help lists $c" "$("$TB_BIN" help)" "^  $c +"; done
