@@ -13,15 +13,16 @@ static const struct {
     int (*fn)(tb_cli *, int, char **);
     const char *help;
 } commands[] = {
-    {"init", cli_init, "create the database, its secret key, a Default appliance and an admin account"},
+    {"init", cli_init, "create the database, its secret key, a Default appliance and an admin user"},
     {"serve", cli_serve, "run the daemon"},
     {"appliance", cli_appliance, "list|show|add|set|remove appliance records"},
     {"incoming", cli_incoming, "list recent incoming requests with status and reason"},
     {"jobs", cli_jobs, "list queued, running and failed jobs"},
-    {"account", cli_account, "add|list accounts that may log in to ticketbridge"},
     {"ticket", cli_ticket, "create|show|list|note tickets in the embedded ticket store"},
     {"ci", cli_ci, "add|list configuration items in the embedded ticket store"},
-    {"user", cli_user, "add|list users in the embedded ticket store"},
+    {"user", cli_user, "add|list|passwd|roles|disable|enable|remove users who may call ticketbridge"},
+    {"token", cli_token, "create|list|revoke API tokens of those users"},
+    {"sys-user", cli_sys_user, "add|list users (sys_user) in the embedded ticket store"},
     {"import", cli_import, "import one session now: --appliance NAME --lsid LSID"},
     {"sessions", cli_sessions, "list imported sessions [--task NUMBER] [--ci NAME]"},
     {"session", cli_session, "show one imported session with its events, users and files [--json]"},

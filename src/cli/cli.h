@@ -16,10 +16,11 @@ int cli_serve(tb_cli *, int argc, char **argv);
 int cli_appliance(tb_cli *, int argc, char **argv);
 int cli_incoming(tb_cli *, int argc, char **argv);
 int cli_jobs(tb_cli *, int argc, char **argv);
-int cli_account(tb_cli *, int argc, char **argv);
 int cli_ticket(tb_cli *, int argc, char **argv);
 int cli_ci(tb_cli *, int argc, char **argv);
+int cli_sys_user(tb_cli *, int argc, char **argv);
 int cli_user(tb_cli *, int argc, char **argv);
+int cli_token(tb_cli *, int argc, char **argv);
 int cli_parse_report(tb_cli *, int argc, char **argv);
 int cli_import(tb_cli *, int argc, char **argv);
 int cli_sessions(tb_cli *, int argc, char **argv);
@@ -30,10 +31,14 @@ int cli_approvals(tb_cli *, int argc, char **argv);
 int cli_approval(tb_cli *, int argc, char **argv);
 int cli_jump(tb_cli *, int argc, char **argv);
 
-/* Shared helpers for commands (cli_util.c). */
+/* Shared helpers for commands (cli_util.c, cli_secret_file.c). */
 int cli_usage_error(const char *usage_line);      /* prints "usage: ...", returns 2 */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* prints "ticketbridge: ...", returns 1 */
 /* --limit N (1-100000); prints the error and returns 1 when s is not one. */
 int cli_parse_limit(const char *s, size_t *out);
+/* Reads a password or secret: the first line of path, or of stdin for "-"
+ * (at most 4 KiB, no NUL). On success *out is malloc'd (free with
+ * tb_secret_free); else prints why, naming --opt, and returns 1. */
+int cli_read_secret_file(const char *opt, const char *path, char **out);
 
 #endif

@@ -1,4 +1,4 @@
-/* ticketbridge init: database, secret key, Default appliance, admin account. */
+/* ticketbridge init: database, secret key, Default appliance, admin user. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "core/secret.h"
+#include "flow/accounts.h"
 #include "itsm/itsm.h"
 #include "store/store.h"
 
@@ -37,6 +38,9 @@ int cli_init(tb_cli *cli, int argc, char **argv)
         return cli_usage_error(INIT_USAGE);
     if (strcmp(product, "rs") && strcmp(product, "pra"))
         return cli_fail("--product must be rs or pra");
+    if (!credential_username_valid(admin))
+        return cli_fail("--admin: user names are 1-64 characters: letters, digits and . _ - @, "
+                        "starting with a letter or digit");
 
     const char *db = cli->cfg.database;
     char kp[TB_PATH_MAX + 8];
@@ -80,17 +84,17 @@ int cli_init(tb_cli *cli, int argc, char **argv)
         cli_fail("cannot create the Default appliance: %s", tb_strerror(e));
         goto out;
     }
-    char password[21], hash[128];
-    tb_random_token(password, 20);
-    if ((e = tb_password_hash(password, hash)) || (e = store_account_add(st, admin, hash, "admin"))) {
-        cli_fail("cannot create the admin account: %s", tb_strerror(e));
+    char password[CREDENTIAL_PASSWORD_GENERATED + 1], err[256];
+    accounts_new_password(password);
+    if ((e = accounts_add(st, admin, password, ROLE_ADMIN, err, sizeof err))) {
+        cli_fail("cannot create the admin user: %s", err);
         goto out;
     }
     printf("Initialised %s\n", db);
     printf("Secret key: %s (keep it with the database; without it stored secrets cannot be read)\n", kp);
     printf("Appliance 'Default' created (product %s); configure it with 'ticketbridge appliance set Default ...'\n",
            product);
-    printf("Admin account: %s\nAdmin password: %s\n(shown only now)\n", admin, password);
+    printf("Admin user: %s\nAdmin password: %s\n(shown only now)\n", admin, password);
     rc = 0;
 out:
     store_close(st);

@@ -1,4 +1,4 @@
-/* `ticket`, `ci` and `user`: read and edit the embedded ticket store
+/* `ticket`, `ci` and `sys-user`: read and edit the embedded ticket store
  * (cfg.database) through itsm.h. Argument parsing and printing only. */
 #include "cli/cli.h"
 #include "itsm/itsm.h"
@@ -22,10 +22,10 @@
 #define U_CI "ticketbridge ci add NAME [--class C] [--ip A] [--fqdn F] [--os O] | ci list"
 #define U_CI_ADD "ticketbridge ci add NAME [--class C] [--ip A] [--fqdn F] [--os O]"
 #define U_CI_LIST "ticketbridge ci list"
-#define U_USER "ticketbridge user add USER_NAME [--name N] [--email E] [--bt-username U]" \
-               " | user list"
-#define U_USER_ADD "ticketbridge user add USER_NAME [--name N] [--email E] [--bt-username U]"
-#define U_USER_LIST "ticketbridge user list"
+#define U_USER "ticketbridge sys-user add USER_NAME [--name N] [--email E] [--bt-username U]" \
+               " | sys-user list"
+#define U_USER_ADD "ticketbridge sys-user add USER_NAME [--name N] [--email E] [--bt-username U]"
+#define U_USER_LIST "ticketbridge sys-user list"
 
 static int help(const char *usage)
 {
@@ -506,7 +506,7 @@ static int ci_list(itsm *h, int argc, char **argv)
     return 0;
 }
 
-/* --- user --------------------------------------------------------------- */
+/* --- sys-user ----------------------------------------------------------- */
 
 static int user_add(itsm *h, int argc, char **argv)
 {
@@ -582,7 +582,7 @@ int cli_ci(tb_cli *c, int argc, char **argv)
     return dispatch(c, argc, argv, cmds, 2, U_CI);
 }
 
-int cli_user(tb_cli *c, int argc, char **argv)
+int cli_sys_user(tb_cli *c, int argc, char **argv)
 {
     static const subcmd cmds[] = {{"add", U_USER_ADD, user_add},
                                   {"list", U_USER_LIST, user_list}};

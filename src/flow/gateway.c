@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/secret.h"
 #include "flow/approval_http.h"
+#include "flow/api_me.h"
 #include "flow/import.h"
 #include "flow/intake.h"
 #include "flow/reconcile.h"
@@ -28,8 +29,14 @@ struct tb_gateway {
     tb_store *checkpointer;         /* main thread only (gateway_tick) */
     import_ctx *import;
     approval_http *approval;
+    auth *auth;
     tb_route routes[MAX_GATEWAY_ROUTES];
 };
+
+auth *gateway_auth(void *app)
+{
+    return ((tb_gateway *)app)->auth;
+}
 
 static void handle_healthz(tb_http_req *req)
 {
@@ -95,6 +102,7 @@ static void metrics_extra(void *app, tb_buf *out)
                   (unsigned long long)ws.failed_batches, (unsigned long long)ws.max_batch,
                   (unsigned long long)writer_pending(g->intake.writer), (double)ws.apply_us / 1e6,
                   (double)ws.commit_us / 1e6, (double)ws.done_us / 1e6);
+    auth_metrics(g->auth, out);
 }
 
 static void handle_metrics(tb_http_req *req)
@@ -165,6 +173,10 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
         snprintf(err, errsz, "cannot load appliance records (%s)", tb_strerror(e));
         goto fail;
     }
+    if ((e = auth_open(cfg->database, &g->auth))) {
+        snprintf(err, errsz, "cannot open the user database (%s)", tb_strerror(e));
+        goto fail;
+    }
     g->intake.bench_no_store = cfg->bench_no_store != 0;
     if ((e = writer_start(cfg->database, cfg->batch_max, &g->intake.writer))) {
         snprintf(err, errsz, "cannot start the database writer (%s)", tb_strerror(e));
@@ -202,6 +214,7 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
     for (const tb_route *r = intake_routes; r->path; r++)
         g->routes[n++] = *r;
     g->routes[n++] = approval_http_route(g->approval);
+    g->routes[n++] = (tb_route){API_ME_PATH, TB_M_GET, 0, api_me_handle, "api_me", false, false, NULL};
     g->routes[n] = (tb_route){0};
     tb_http_options ho = {
         .listen_address = cfg->listen_address,
@@ -233,6 +246,7 @@ fail:
     import_ctx_free(g->import);
     writer_stop(g->intake.writer);
     appliance_cache_close(g->intake.appliances);
+    auth_close(g->auth);
     store_close(g->reader);
     store_close(g->checkpointer);
     pthread_mutex_destroy(&g->read_mu);
@@ -285,6 +299,7 @@ void gateway_stop(tb_gateway *g)
     approval_http_free(g->approval);
     writer_stop(g->intake.writer);
     appliance_cache_close(g->intake.appliances);
+    auth_close(g->auth);
     store_checkpoint(g->checkpointer);
     store_close(g->reader);
     store_close(g->checkpointer);

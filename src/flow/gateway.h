@@ -6,6 +6,7 @@
 
 #include "core/config.h"
 #include "core/err.h"
+#include "flow/auth.h"
 
 typedef struct tb_gateway tb_gateway;
 
@@ -17,5 +18,7 @@ void gateway_tick(tb_gateway *g);
 /* Graceful stop: no new connections, wait for in-flight requests (bounded),
  * commit what is queued, close. */
 void gateway_stop(tb_gateway *g);
+/* For handlers: the daemon's one authenticator, from tb_http_app(req). */
+auth *gateway_auth(void *app);
 
 #endif

@@ -36,6 +36,8 @@ struct tb_http_server {
     struct MHD_Daemon *d;
     tb_http_options opt;
     size_t nroutes;
+    size_t prefix_len[MAX_ROUTES];  /* 0: exact route; else bytes of "/prefix/" */
+    bool has_prefix_routes;
     struct route_stats stats[MAX_ROUTES + 1];   /* +1: unmatched */
     atomic_uint_fast64_t lat_buckets[NLAT + 1];
     atomic_uint_fast64_t lat_count;
@@ -65,6 +67,8 @@ struct tb_http_req {
     const char *resp_ctype;
     int allow_methods;          /* for 405 */
     int refusal;                /* 405 / 413 decided by the server */
+    size_t nheaders;
+    struct { char *name, *value; } headers[TB_HTTP_MAX_HEADERS];
     void *data;
     void (*data_free)(void *);
     char peer[64];
@@ -137,6 +141,24 @@ void tb_http_reply(tb_http_req *req, int status, const char *content_type, const
     req->resp_len = req->resp ? len : 0;
     req->resp_ctype = content_type;
     req->status = status;
+}
+
+tb_err tb_http_reply_header(tb_http_req *req, const char *name, const char *value)
+{
+    if (!*name || strpbrk(name, "\r\n: ") || strpbrk(value, "\r\n"))
+        return TB_ERR_INVALID;
+    if (req->nheaders == TB_HTTP_MAX_HEADERS)
+        return TB_ERR_TOO_LARGE;
+    char *n = strdup(name), *v = strdup(value);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return TB_ERR_NOMEM;
+    }
+    req->headers[req->nheaders].name = n;
+    req->headers[req->nheaders].value = v;
+    req->nheaders++;
+    return TB_OK;
 }
 
 void tb_http_reply_json(tb_http_req *req, int status, const char *json)
@@ -292,6 +314,8 @@ static enum MHD_Result send_reply(tb_http_req *req)
         allow_header((unsigned)req->allow_methods, allow, sizeof allow);
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
     }
+    for (size_t i = 0; i < req->nheaders; i++)
+        MHD_add_response_header(r, req->headers[i].name, req->headers[i].value);
     enum MHD_Result ret = MHD_queue_response(req->conn, (unsigned)req->status, r);
     MHD_destroy_response(r);
     return ret;
@@ -300,12 +324,22 @@ static enum MHD_Result send_reply(tb_http_req *req)
 static const tb_route *find_route(tb_http_server *srv, const char *url, int *idx)
 {
     for (size_t i = 0; i < srv->nroutes; i++)
-        if (!strcmp(srv->opt.routes[i].path, url)) {
+        if (!srv->prefix_len[i] && !strcmp(srv->opt.routes[i].path, url)) {
             *idx = (int)i;
             return &srv->opt.routes[i];
         }
+    size_t best = 0;
     *idx = MAX_ROUTES;
-    return NULL;
+    if (!srv->has_prefix_routes)
+        return NULL;
+    for (size_t i = 0; i < srv->nroutes; i++) {
+        size_t n = srv->prefix_len[i];
+        if (n > best && !strncmp(srv->opt.routes[i].path, url, n)) {
+            best = n;
+            *idx = (int)i;
+        }
+    }
+    return best ? &srv->opt.routes[*idx] : NULL;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -434,6 +468,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         req->data_free(req->data);
     tb_buf_free(&req->body);
     free(req->resp);
+    for (size_t i = 0; i < req->nheaders; i++) {
+        free(req->headers[i].name);
+        free(req->headers[i].value);
+    }
     free(req);
     atomic_fetch_sub(&srv->inflight, 1);
 }
@@ -449,6 +487,13 @@ tb_err tb_http_start(const tb_http_options *opt, tb_http_server **out)
     if (srv->nroutes > MAX_ROUTES) {
         free(srv);
         return TB_ERR_CONFIG;
+    }
+    for (size_t i = 0; i < srv->nroutes; i++) {
+        size_t n = strlen(opt->routes[i].path);
+        if (n >= 3 && !strcmp(opt->routes[i].path + n - 2, "/*")) {
+            srv->prefix_len[i] = n - 1;     /* keeps the slash */
+            srv->has_prefix_routes = true;
+        }
     }
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);

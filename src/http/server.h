@@ -32,7 +32,9 @@ enum {
 };
 
 typedef struct tb_route {
-    const char *path;           /* exact match */
+    const char *path;           /* exact match; a path ending in a slash and an asterisk
+                                   matches every path that starts with it up to the slash
+                                   (exact routes first, then the longest such prefix) */
     unsigned methods;           /* TB_M_* mask */
     size_t body_max;            /* bytes; larger bodies get 413 */
     void (*handle)(tb_http_req *req);
@@ -97,6 +99,12 @@ void tb_http_reply(tb_http_req *req, int status, const char *content_type, const
 /* {"error":{"message":...,"detail":...},"status":"failure"} */
 void tb_http_reply_error(tb_http_req *req, int status, const char *message, const char *detail);
 void tb_http_reply_json(tb_http_req *req, int status, const char *json);
+/* Adds a response header (both strings copied) to whatever reply is sent,
+ * before or after tb_http_reply. TB_ERR_INVALID for CR, LF or an empty
+ * name; TB_ERR_TOO_LARGE past TB_HTTP_MAX_HEADERS. Same threading rule as
+ * tb_http_reply. */
+#define TB_HTTP_MAX_HEADERS 8
+tb_err tb_http_reply_header(tb_http_req *req, const char *name, const char *value);
 /* Suspends the connection until tb_http_resume; false (nothing suspended)
  * once the server is draining: reply at once instead. */
 bool tb_http_try_suspend(tb_http_req *req);

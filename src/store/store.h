@@ -1,6 +1,7 @@
 /* The gateway's own state, behind one interface: appliances, incoming
- * requests, jobs, accounts. store_sqlite*.c implement it over one SQLite file
- * (WAL). A tb_store is one connection: use it from one thread at a time.
+ * requests, jobs, users and API tokens. store_sqlite*.c implement it over
+ * one SQLite file (WAL). A tb_store is one connection: use it from one
+ * thread at a time.
  *
  * Ownership: structs filled through out-parameters own their strings; release
  * them with the matching *_clear / *_free function. */
@@ -10,7 +11,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "core/credential.h"
 #include "core/err.h"
+#include "core/roles.h"
 
 typedef struct tb_store tb_store;
 
@@ -24,6 +27,9 @@ struct sqlite3;
 struct sqlite3 *store_sqlite3(tb_store *st);
 /* Creates the gateway tables if missing (idempotent). */
 tb_err store_schema(tb_store *st);
+/* How long a statement waits for another connection's write lock before
+ * failing with TB_ERR_BUSY (store_open sets 5 s). */
+void store_busy_timeout(tb_store *st, int ms);
 /* Last SQLite error text of this connection, for messages. */
 const char *store_errmsg(tb_store *st);
 tb_err store_begin(tb_store *st);       /* BEGIN IMMEDIATE */
@@ -270,10 +276,74 @@ tb_err store_event_type_find(tb_store *st, const char *name, char *canonical, si
 tb_err store_event_types_each(tb_store *st, void (*fn)(void *ctx, const char *name, const char *product),
                               void *ctx);
 
-/* ---- accounts: who may log in to ticketbridge ---- */
+/* ---- accounts: who may log in to ticketbridge, and their API tokens ----
+ * Passwords arrive as tb_password_hash strings and tokens as
+ * credential_token_hash hex; neither is ever stored in clear. Every change
+ * bumps the auth version (see store_auth_version). */
 tb_err store_account_add(tb_store *st, const char *username, const char *password_hash,
                          const char *roles);
 /* Fills hash (≤128 bytes) and roles (caller frees *roles). */
 tb_err store_account_get(tb_store *st, const char *username, char hash[128], char **roles);
+
+typedef struct tb_account {
+    int64_t id;
+    char *username;
+    char *roles;                    /* normalized comma-separated list */
+    bool disabled;
+    int64_t tokens;                 /* live tokens: not revoked, not expired */
+    int64_t created_at, updated_at, password_changed_at;   /* unix seconds */
+} tb_account;
+
+void tb_account_clear(tb_account *a);
+void tb_accounts_free(tb_account *v, size_t n);
+/* TB_ERR_NOT_FOUND if no such user. hash may be NULL; else ≥ 128 bytes. */
+tb_err store_account_find(tb_store *st, const char *username, tb_account *out, char *hash);
+/* Ordered by username. */
+tb_err store_account_list(tb_store *st, tb_account **out, size_t *n);
+/* Each returns TB_ERR_NOT_FOUND when there is no such user. */
+tb_err store_account_set_password(tb_store *st, const char *username, const char *password_hash);
+tb_err store_account_set_roles(tb_store *st, const char *username, const char *roles);
+tb_err store_account_set_disabled(tb_store *st, const char *username, bool disabled);
+/* Also deletes the user's tokens. */
+tb_err store_account_delete(tb_store *st, const char *username);
+
+typedef struct tb_api_token {
+    int64_t id;
+    int64_t account_id;
+    char *username;
+    char *name;
+    char *prefix;                   /* what lists show: "tbk_" and 6 characters */
+    int64_t created_at;
+    int64_t expires_at;             /* 0 = never */
+    int64_t last_used_at;           /* 0 = never used */
+    int64_t revoked_at;             /* 0 = live */
+} tb_api_token;
+
+void tb_api_tokens_free(tb_api_token *v, size_t n);
+/* TB_ERR_NOT_FOUND: no such user; TB_ERR_EXISTS: the user has a live token
+ * of that name. expires_at 0 = never. */
+tb_err store_token_add(tb_store *st, const char *username, const char *name, const char *token_hash,
+                       const char *prefix, int64_t expires_at, int64_t *id);
+/* username NULL = every user's; ordered by id. */
+tb_err store_token_list(tb_store *st, const char *username, tb_api_token **out, size_t *n);
+/* TB_ERR_NOT_FOUND: no such token; TB_ERR_EXISTS: already revoked. */
+tb_err store_token_revoke(tb_store *st, int64_t id, int64_t now);
+/* Records that a token was used at `at` (never moves it backwards). */
+tb_err store_token_touch(tb_store *st, int64_t id, int64_t at);
+
+/* What authentication needs about a token and its user, in one read. */
+typedef struct tb_token_owner {
+    int64_t token_id;
+    int64_t account_id;
+    char username[CREDENTIAL_USERNAME_MAX + 1];
+    char roles[ROLES_CSV_MAX];
+    bool disabled;
+    int64_t expires_at, revoked_at;     /* 0 = none */
+} tb_token_owner;
+/* TB_ERR_NOT_FOUND when no token has this hash. */
+tb_err store_token_owner(tb_store *st, const char *token_hash, tb_token_owner *out);
+/* Counter moved by every change to accounts and tokens (except last use):
+ * a cache of verified credentials is valid while it stays the same. */
+tb_err store_auth_version(tb_store *st, int64_t *out);
 
 #endif

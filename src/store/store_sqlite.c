@@ -153,6 +153,11 @@ void store_close(tb_store *st)
     free(st);
 }
 
+void store_busy_timeout(tb_store *st, int ms)
+{
+    sqlite3_busy_timeout(st->db, ms);
+}
+
 const char *store_errmsg(tb_store *st)
 {
     return sqlite3_errmsg(st->db);
@@ -202,7 +207,38 @@ static const char *const migrations[] = {
     /* 2 → 3: the event-type catalogue */
     "CREATE TABLE tb_event_type(name TEXT PRIMARY KEY COLLATE NOCASE, product TEXT NOT NULL,"
     "  added_at INTEGER NOT NULL);",
-    /* → 4: change-management approval (seed 000) */
+    /* 3 → 4: users and API tokens. tb_meta.auth_version counts every change
+     * that can revoke a credential (triggers, so that any writer bumps it);
+     * the daemon's credential cache drops its entries when it moves. A
+     * token's last use does not count. */
+    "ALTER TABLE tb_account ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE tb_account ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE tb_account ADD COLUMN password_changed_at INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE tb_account SET updated_at = created_at, password_changed_at = created_at;"
+    "CREATE TABLE tb_api_token("
+    "  id INTEGER PRIMARY KEY,"
+    "  account_id INTEGER NOT NULL REFERENCES tb_account(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  token_hash TEXT NOT NULL UNIQUE,"
+    "  prefix TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL, expires_at INTEGER, last_used_at INTEGER, revoked_at INTEGER);"
+    "CREATE INDEX tb_api_token_account ON tb_api_token(account_id);"
+    "CREATE UNIQUE INDEX tb_api_token_live_name ON tb_api_token(account_id, name) WHERE revoked_at IS NULL;"
+    "INSERT OR IGNORE INTO tb_meta(key, value) VALUES('auth_version', '0');"
+    "CREATE TRIGGER tb_account_ins AFTER INSERT ON tb_account BEGIN"
+    "  UPDATE tb_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'auth_version'; END;"
+    "CREATE TRIGGER tb_account_upd AFTER UPDATE ON tb_account BEGIN"
+    "  UPDATE tb_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'auth_version'; END;"
+    "CREATE TRIGGER tb_account_del AFTER DELETE ON tb_account BEGIN"
+    "  UPDATE tb_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'auth_version'; END;"
+    "CREATE TRIGGER tb_api_token_ins AFTER INSERT ON tb_api_token BEGIN"
+    "  UPDATE tb_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'auth_version'; END;"
+    "CREATE TRIGGER tb_api_token_upd AFTER UPDATE OF account_id, token_hash, expires_at, revoked_at"
+    "  ON tb_api_token BEGIN"
+    "  UPDATE tb_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'auth_version'; END;"
+    "CREATE TRIGGER tb_api_token_del AFTER DELETE ON tb_api_token BEGIN"
+    "  UPDATE tb_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'auth_version'; END;",
+    /* 4 → 5: change-management approval (seed 000) */
     "ALTER TABLE tb_appliance ADD COLUMN override_change_management INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE tb_appliance ADD COLUMN approval_record_type TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE tb_appliance ADD COLUMN approval_timeout_ms INTEGER NOT NULL DEFAULT 3000;"

@@ -5,9 +5,8 @@
 . "$TB_E2E_LIB"
 
 tb_init --product pra
-tb sys-user add jdoe --name "John Doe" >/dev/null 2>&1 || tb user add jdoe --name "John Doe" >/dev/null
-tb sys-user add asmith --name "Alice Smith" --bt-username alice.bt >/dev/null 2>&1 ||
-  tb user add asmith --name "Alice Smith" --bt-username alice.bt >/dev/null
+tb sys-user add jdoe --name "John Doe" >/dev/null || not_ok "sys-user add"
+tb sys-user add asmith --name "Alice Smith" --bt-username alice.bt >/dev/null
 tb ci add WEB01 >/dev/null
 tb ci add DB01 >/dev/null
 CHG=$(tb ticket create --table change_request --short-description "Patch WEB01" --assigned-to jdoe --ci WEB01 \

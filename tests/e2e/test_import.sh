@@ -7,8 +7,8 @@
 tb_init --product rs
 printf 'btsim-secret\n' >"$WORK/secret"
 printf 'wrong-secret\n' >"$WORK/badsecret"
-tb user add jdoe --name "John Doe" >/dev/null || not_ok "user add"
-tb user add padmin --name "PRA Admin" --bt-username admin >/dev/null
+tb sys-user add jdoe --name "John Doe" >/dev/null || not_ok "sys-user add"
+tb sys-user add padmin --name "PRA Admin" --bt-username admin >/dev/null
 tb ci add WEB01 >/dev/null || not_ok "ci add"
 tb ci add db-prod-02 >/dev/null
 INC=$(tb ticket create --short-description "Printer on fire" | awk '{print $1}')

@@ -205,15 +205,7 @@ static void test_migration_from_v1(void **state)
     /* turn it back into version 1 */
     sqlite3 *db;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "DROP TABLE tb_poll_state; DROP TABLE tb_event_type; ALTER TABLE tb_appliance DROP COLUMN poll_interval;"
-                                      /* version 4 */
-                                      "DROP TABLE tb_override_rule; DROP TABLE tb_approval_field;"
-                                      "DROP TABLE tb_active_states; DROP TABLE tb_approval;"
-                                      "ALTER TABLE tb_appliance DROP COLUMN override_change_management;"
-                                      "ALTER TABLE tb_appliance DROP COLUMN approval_record_type;"
-                                      "ALTER TABLE tb_appliance DROP COLUMN approval_timeout_ms;"
-                                      "UPDATE tb_meta SET value='1' WHERE key='schema_version';", NULL, NULL, NULL),
-                     SQLITE_OK);
+    assert_int_equal(test_schema_downgrade(db, 1), SQLITE_OK);
     sqlite3_close(db);
     tb_appliance a;
     assert_int_not_equal(store_appliance_get(f->st, "Default", &a), TB_OK);   /* no such column */

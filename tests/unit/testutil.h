@@ -33,4 +33,36 @@ static inline void test_db_remove(const char *path)
     }
 }
 
+/* Turns a current database back into schema version `version` by undoing
+ * every later migration (newest first), so migration tests can replay them.
+ * Add the undo of each new migration here. Returns SQLite's result code. */
+#include <sqlite3.h>
+static inline int test_schema_downgrade(sqlite3 *db, int version)
+{
+    static const char *const undo[] = {
+        /* [v] undoes the migration v-1 → v */
+        [2] = "DROP TABLE tb_poll_state; ALTER TABLE tb_appliance DROP COLUMN poll_interval;",
+        [3] = "DROP TABLE tb_event_type;",
+        [4] = "DROP TABLE tb_api_token; DROP TRIGGER tb_account_ins; DROP TRIGGER tb_account_upd;"
+              "DROP TRIGGER tb_account_del; ALTER TABLE tb_account DROP COLUMN disabled;"
+              "ALTER TABLE tb_account DROP COLUMN updated_at;"
+              "ALTER TABLE tb_account DROP COLUMN password_changed_at;"
+              "DELETE FROM tb_meta WHERE key = 'auth_version';",
+        [5] = "DROP TABLE tb_override_rule; DROP TABLE tb_approval_field;"
+              "DROP TABLE tb_active_states; DROP TABLE tb_approval;"
+              "ALTER TABLE tb_appliance DROP COLUMN override_change_management;"
+              "ALTER TABLE tb_appliance DROP COLUMN approval_record_type;"
+              "ALTER TABLE tb_appliance DROP COLUMN approval_timeout_ms;",
+    };
+    const int latest = (int)(sizeof undo / sizeof *undo) - 1;
+    for (int v = latest; v > version; v--) {
+        int rc = sqlite3_exec(db, undo[v], NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    char sql[96];
+    snprintf(sql, sizeof sql, "UPDATE tb_meta SET value = '%d' WHERE key = 'schema_version';", version);
+    return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
 #endif
