@@ -276,6 +276,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         if (pass)
             MHD_free(pass);
     }
+    /* a ticket-system burst may outlast the idle timeout; MHD would then
+     * close the connection instead of sending the answer */
+    if (strncmp(url, "/_btsim/jump/", 13) == 0)
+        MHD_set_connection_option(mc, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
     reply out = {0};
     dispatch(c, &out);
     if (out.drop) {
