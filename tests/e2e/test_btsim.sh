@@ -659,8 +659,16 @@ for bodyj in '{"count":0,"ticket_id":"x"}' '{"count":1000001,"ticket_id":"x"}' '
     pj "$B3/_btsim/jump/burst" "$bodyj"
     check "bad jump/burst $bodyj -> 400" test "$CODE" = 400
 done
-check "btsim rejects a bad --ticket-system-url / --custom-fields / --ticket-system-format" bash -c \
-    "! '$BTSIM_BIN' --ticket-system-url ftp://x/ --help-not >/dev/null 2>&1; [ \$? = 0 ] && '$BTSIM_BIN' --custom-fields 'Bad-Name' >/dev/null 2>&1; [ \$? = 2 ] && '$BTSIM_BIN' --ticket-system-format xml >/dev/null 2>&1; [ \$? = 2 ]"
+rcs=""
+for opt in "--ticket-system-url ftp://x/" "--ticket-system-header no-colon" "--ticket-system-format xml" \
+    "--ticket-system-timeout 0" "--custom-fields Bad-Name" "--custom-field-error loud" \
+    "--session-key-ttl 0" "--key-url-template https://x/"; do
+    rc=0
+    # shellcheck disable=SC2086
+    timeout 5 "$BTSIM_BIN" --quiet $opt >/dev/null 2>&1 || rc=$?
+    rcs+="$rc "
+done
+check "btsim refuses bad ticket-system, custom-field and key options (exit 2)" test "$rcs" = "2 2 2 2 2 2 2 2 "
 
 # ---------------------------------------------------------------- outbound
 cat >"$W/recv.py" <<'EOF'
