@@ -30,7 +30,7 @@ typedef struct reply {
 
 static inline const char *P(const req *r, const char *k) { return kvs_get(&r->params, k); }
 
-/* server.c: reply helpers. reply_json takes ownership of j, reply_xml of body. */
+/* server.c: building replies. reply_json takes ownership of j, reply_xml of body. */
 void reply_json(reply *out, int status, json_t *j);
 void reply_xml(reply *out, char *body);
 void reply_text(reply *out, int status, const char *ctype, const char *text);
