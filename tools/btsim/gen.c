@@ -122,16 +122,50 @@ bt_session *find_session(const char *lsid)
     return NULL;
 }
 
-bool rep_username_known(const char *u)
+static const rep_def *rep_by_username(const char *u)
+{
+    for (size_t i = 0; u && i < NREPS; i++)
+        if (strcmp(REPS[i].username, u) == 0)
+            return &REPS[i];
+    return NULL;
+}
+
+bool rep_username_known(const char *u) { return rep_by_username(u) != NULL; }
+
+const char *rep_username_by_id(long id)
 {
     for (size_t i = 0; i < NREPS; i++)
-        if (strcmp(REPS[i].username, u) == 0)
-            return true;
-    return false;
+        if (REPS[i].id == id)
+            return REPS[i].username;
+    return NULL;
+}
+
+const char *rep_username_by_public_name(const char *name)
+{
+    for (size_t i = 0; name && i < NREPS; i++)
+        if (strcmp(REPS[i].display, name) == 0)
+            return REPS[i].username;
+    return NULL;
+}
+
+/* Site 1 is the default public site (named after --hostname); other portal
+ * names get the next ids in the order they are first used, up to
+ * BT_MAX_PORTALS (later ones share id 0). */
+int portal_id(const char *name)
+{
+    if (!name || !*name || strcmp(name, G.cfg.hostname) == 0)
+        return 1;
+    for (size_t i = 0; i < G.portals.n; i++)
+        if (strcmp(G.portals.items[i].k, name) == 0)
+            return (int)i + 2;
+    if (G.portals.n >= BT_MAX_PORTALS)
+        return 0;
+    kvs_add(&G.portals, name, "");
+    return (int)G.portals.n + 1;
 }
 
 /* ---------------- building blocks ---------------- */
-static bt_event *ev_add(bt_session *s, int64_t ts, const char *type)
+bt_event *sess_event(bt_session *s, int64_t ts, const char *type)
 {
     if (s->nev == s->evcap) {
         s->evcap = s->evcap ? s->evcap * 2 : 16;
@@ -146,7 +180,7 @@ static bt_event *ev_add(bt_session *s, int64_t ts, const char *type)
     return e;
 }
 
-static void actor(bt_actor *a, const char *type, int gs, const char *name)
+void sess_actor(bt_actor *a, const char *type, int gs, const char *name)
 {
     a->set = true;
     a->type = type;
@@ -186,8 +220,8 @@ static void rep_fill(bt_rep *r, const rep_def *d, const char *username, int gs)
 
 static void member_added_rep(bt_session *s, int64_t ts, const bt_rep *r)
 {
-    bt_event *e = ev_add(s, ts, "Conference Member Added");
-    actor(&e->dest, "representative", r->gsnumber, r->public_display_name);
+    bt_event *e = sess_event(s, ts, "Conference Member Added");
+    sess_actor(&e->dest, "representative", r->gsnumber, r->public_display_name);
     char id[16];
     snprintf(id, sizeof id, "%d", r->id);
     kvs_add(&e->data, "private_name", r->private_display_name);
@@ -201,43 +235,53 @@ static void member_added_rep(bt_session *s, int64_t ts, const bt_rep *r)
     kvs_add(&e->data, "support_teams", G.cfg.pra ? "Admins" : "Tier 1;Service Desk");
 }
 
+/* How the customer appears in events and as primary_customer: PRA shows the
+ * endpoint (the Jump Item's name when known); an unattended RS session has
+ * no person, only the endpoint [I]. */
+const char *sess_cust_display(const bt_session *s, const bt_cust *c)
+{
+    if (G.cfg.pra)
+        return s->jump_item_name ? s->jump_item_name : c->hostname;
+    return s->attended ? c->name : c->hostname;
+}
+
 static void member_added_cust(bt_session *s, int64_t ts, const bt_cust *c)
 {
-    bt_event *e = ev_add(s, ts, "Conference Member Added");
-    actor(&e->dest, "customer", c->gsnumber, G.cfg.pra ? c->hostname : c->name);
-    kvs_add(&e->data, "public_name", G.cfg.pra ? c->hostname : c->name);
+    bt_event *e = sess_event(s, ts, "Conference Member Added");
+    sess_actor(&e->dest, "customer", c->gsnumber, sess_cust_display(s, c));
+    kvs_add(&e->data, "public_name", sess_cust_display(s, c));
     kvs_add(&e->data, "private_ip", c->private_ip);
     kvs_add(&e->data, "public_ip", c->public_ip);
     kvs_add(&e->data, "hostname", c->hostname);
     kvs_add(&e->data, "os", c->os);
 }
 
-static void owner_changed(bt_session *s, int64_t ts, const char *type, int gs, const char *name)
+void sess_owner_changed(bt_session *s, int64_t ts, const char *type, int gs, const char *name)
 {
-    bt_event *e = ev_add(s, ts, "Conference Owner Changed");
-    actor(&e->dest, type, gs, name);
+    bt_event *e = sess_event(s, ts, "Conference Owner Changed");
+    sess_actor(&e->dest, type, gs, name);
     kvs_add(&e->data, "owner", name);
 }
 
 static void member_departed(bt_session *s, int64_t ts, const char *type, int gs, const char *name)
 {
-    bt_event *e = ev_add(s, ts, "Conference Member Departed");
-    actor(&e->dest, type, gs, name);
+    bt_event *e = sess_event(s, ts, "Conference Member Departed");
+    sess_actor(&e->dest, type, gs, name);
 }
 
-static void chat(bt_session *s, int64_t ts, const char *bytype, int gs, const char *name,
-                 const char *body)
+void sess_chat(bt_session *s, int64_t ts, const char *bytype, int gs, const char *name,
+               const char *body)
 {
-    bt_event *e = ev_add(s, ts, "Chat Message");
-    actor(&e->by, bytype, gs, name);
-    actor(&e->dest, "everyone", 0, "Everyone");
+    bt_event *e = sess_event(s, ts, "Chat Message");
+    sess_actor(&e->by, bytype, gs, name);
+    sess_actor(&e->dest, "everyone", 0, "Everyone");
     e->body = bt_strdup(body);
 }
 
 static void file_event(bt_session *s, int64_t ts, const bt_rep *r, const char *type)
 {
-    bt_event *e = ev_add(s, ts, type);
-    actor(&e->by, "representative", r->gsnumber, r->public_display_name);
+    bt_event *e = sess_event(s, ts, type);
+    sess_actor(&e->by, "representative", r->gsnumber, r->public_display_name);
     const char *fn = PICK(FILES);
     char size[24];
     snprintf(size, sizeof size, "%u", 100 + bt_randn(5000000));
@@ -257,41 +301,41 @@ static void body_events(bt_session *s, int64_t t0, int64_t t1, bool ended)
     if (D < 12)
         D = 12;
 #define AT(frac) (t0 + (int64_t)((double)D * (frac)))
-    ev_add(s, t0, "Session Start");
-    owner_changed(s, t0, "system", 0, "Pre-start Conference");
+    sess_event(s, t0, "Session Start");
+    sess_owner_changed(s, t0, "system", 0, "Pre-start Conference");
     member_added_cust(s, AT(0.01), c);
     member_added_rep(s, AT(0.03), r);
-    owner_changed(s, AT(0.03), "representative", r->gsnumber, r->public_display_name);
+    sess_owner_changed(s, AT(0.03), "representative", r->gsnumber, r->public_display_name);
     {
-        bt_event *e = ev_add(s, AT(0.04), "Conference Member State Changed");
-        actor(&e->dest, "customer", c->gsnumber, G.cfg.pra ? c->hostname : c->name);
+        bt_event *e = sess_event(s, AT(0.04), "Conference Member State Changed");
+        sess_actor(&e->dest, "customer", c->gsnumber, sess_cust_display(s, c));
         kvs_add(&e->data, "state", "connected");
     }
     if (G.cfg.pra) {
         char *msg = bt_strdupf("%s can now view and control the endpoint.", r->public_display_name);
-        chat(s, AT(0.05), "system", 0, "Privileged Remote Access", msg);
+        sess_chat(s, AT(0.05), "system", 0, "Privileged Remote Access", msg);
         free(msg);
-        chat(s, AT(0.06), "representative", r->gsnumber, r->public_display_name, PICK(REP_CHATS));
+        sess_chat(s, AT(0.06), "representative", r->gsnumber, r->public_display_name, PICK(REP_CHATS));
     } else {
-        chat(s, AT(0.05), "representative", r->gsnumber, r->public_display_name, PICK(REP_CHATS));
-        chat(s, AT(0.07), "customer", c->gsnumber, c->name, PICK(CUST_CHATS));
-        chat(s, AT(0.09), "customer", c->gsnumber, c->name, PICK(CUST_CHATS));
+        sess_chat(s, AT(0.05), "representative", r->gsnumber, r->public_display_name, PICK(REP_CHATS));
+        sess_chat(s, AT(0.07), "customer", c->gsnumber, c->name, PICK(CUST_CHATS));
+        sess_chat(s, AT(0.09), "customer", c->gsnumber, c->name, PICK(CUST_CHATS));
     }
     if (!ended)
         return;
     {
-        bt_event *e = ev_add(s, AT(0.15), "System Information Retrieved");
-        actor(&e->by, "representative", r->gsnumber, r->public_display_name);
+        bt_event *e = sess_event(s, AT(0.15), "System Information Retrieved");
+        sess_actor(&e->by, "representative", r->gsnumber, r->public_display_name);
     }
     if (s->has_recording) {
-        bt_event *e = ev_add(s, AT(0.16), "Screen Recording");
-        actor(&e->by, "system", 0, G.cfg.pra ? "Privileged Remote Access" : "Remote Support");
+        bt_event *e = sess_event(s, AT(0.16), "Screen Recording");
+        sess_actor(&e->by, "system", 0, G.cfg.pra ? "Privileged Remote Access" : "Remote Support");
     }
     if (G.cfg.pra) {
         int n = 1 + (int)bt_randn(3);
         for (int i = 0; i < n; i++) {
-            bt_event *e = ev_add(s, AT(0.3 + 0.1 * i), "File Transfer Complete");
-            actor(&e->by, "representative", r->gsnumber, r->public_display_name);
+            bt_event *e = sess_event(s, AT(0.3 + 0.1 * i), "File Transfer Complete");
+            sess_actor(&e->by, "representative", r->gsnumber, r->public_display_name);
             kvs_add(&e->data, "filename", PICK(FILES));
             char sha[65];
             for (int k = 0; k < 64; k++)
@@ -308,22 +352,22 @@ static void body_events(bt_session *s, int64_t t0, int64_t t1, bool ended)
             file_event(s, AT(0.45), r, "File Download Failed");
     }
     if (bt_randn(4) == 0) {
-        bt_event *e = ev_add(s, AT(0.47), "File Deleted");
-        actor(&e->by, "representative", r->gsnumber, r->public_display_name);
+        bt_event *e = sess_event(s, AT(0.47), "File Deleted");
+        sess_actor(&e->by, "representative", r->gsnumber, r->public_display_name);
         kvs_add(&e->data, "path", "C:\\Temp\\old.log");
         s->fdel_count++;
     }
     if (s->nreps > 1) {
         bt_rep *r2 = &s->reps[1];
         member_added_rep(s, AT(0.5), r2);
-        chat(s, AT(0.55), "representative", r2->gsnumber, r2->public_display_name,
+        sess_chat(s, AT(0.55), "representative", r2->gsnumber, r2->public_display_name,
              PICK(REP_CHATS));
         member_departed(s, AT(0.7), "representative", r2->gsnumber, r2->public_display_name);
         r2->left = AT(0.7);
     }
     {
-        bt_event *e = ev_add(s, AT(0.9), "Session Note Added");
-        actor(&e->by, "representative", r->gsnumber, r->public_display_name);
+        bt_event *e = sess_event(s, AT(0.9), "Session Note Added");
+        sess_actor(&e->by, "representative", r->gsnumber, r->public_display_name);
         e->body = bt_strdup(PICK(NOTES)); /* [I] where the note text goes */
     }
 #undef AT
@@ -332,7 +376,7 @@ static void body_events(bt_session *s, int64_t t0, int64_t t1, bool ended)
 static void close_events(bt_session *s, int64_t when)
 {
     bt_cust *c = &s->custs[0];
-    member_departed(s, when, "customer", c->gsnumber, G.cfg.pra ? c->hostname : c->name);
+    member_departed(s, when, "customer", c->gsnumber, sess_cust_display(s, c));
     for (int i = 0; i < s->nreps; i++) {
         if (!s->reps[i].left) {
             member_departed(s, when, "representative", s->reps[i].gsnumber,
@@ -340,7 +384,61 @@ static void close_events(bt_session *s, int64_t when)
             s->reps[i].left = when;
         }
     }
-    ev_add(s, when, "Session End");
+    sess_event(s, when, "Session End");
+}
+
+static char *opt_or(const char *given, const char *dflt)
+{
+    return bt_strdup(given ? given : dflt);
+}
+
+static void rep_fill_user(bt_rep *r, const char *username, const char *user_id,
+                          const char *display_name, int gs)
+{
+    const rep_def *d = rep_by_username(username);
+    rep_fill(r, d, username, gs);
+    if (!d && user_id && *user_id) {
+        char *end;
+        long id = strtol(user_id, &end, 10);
+        if (!*end && id > 0 && id < 1000000000L)
+            r->id = (int)id;
+    }
+    if (!d && display_name && *display_name) {
+        free(r->display_name);
+        free(r->public_display_name);
+        free(r->private_display_name);
+        r->display_name = bt_strdup(display_name);
+        r->public_display_name = bt_strdup(display_name);
+        r->private_display_name = bt_strdup(display_name);
+    }
+}
+
+bt_rep *sess_add_rep(bt_session *s, const char *username, const char *user_id,
+                     const char *display_name, int64_t when)
+{
+    if (s->nreps >= BT_MAX_REPS)
+        return NULL;
+    bt_rep *r = &s->reps[s->nreps];
+    memset(r, 0, sizeof *r);
+    rep_fill_user(r, username, user_id, display_name, s->next_gs++);
+    r->owner = s->nreps == 0;
+    r->joined = when;
+    s->nreps++;
+    member_added_rep(s, when, r);
+    return r;
+}
+
+/* The first events of a live session: it starts, the customer (or endpoint)
+ * connects and waits in its queue until a representative joins. */
+static void live_start_events(bt_session *s, int64_t t)
+{
+    bt_cust *c = &s->custs[0];
+    sess_event(s, t, "Session Start");
+    sess_owner_changed(s, t, "system", 0, "Pre-start Conference");
+    member_added_cust(s, t, c);
+    bt_event *e = sess_event(s, t, "Conference Member State Changed");
+    sess_actor(&e->dest, "customer", c->gsnumber, sess_cust_display(s, c));
+    kvs_add(&e->data, "state", "connected");
 }
 
 bt_session *gen_session(const bt_gen_opts *o)
@@ -357,8 +455,11 @@ bt_session *gen_session(const bt_gen_opts *o)
 
     int64_t now = (int64_t)bt_now();
     int64_t dur = 120 + bt_randn(1680);
-    s->active = o->active;
-    if (o->active) {
+    s->live = o->live;
+    s->active = o->active || o->live;
+    if (o->live) {
+        s->start = now;
+    } else if (o->active) {
         s->start = now - 5 - bt_randn(60);
         s->end = 0;
     } else {
@@ -366,43 +467,73 @@ bt_session *gen_session(const bt_gen_opts *o)
         s->start = s->end - dur;
     }
     s->has_recording = bt_randn(2) == 0;
-    s->site_id = 1;
-    s->site_name = bt_strdup(G.cfg.hostname);
+    s->site_id = portal_id(o->public_portal);
+    s->site_name = bt_strdup(o->public_portal && *o->public_portal ? o->public_portal
+                                                                    : G.cfg.hostname);
+    s->queue_id = opt_or(o->queue_id, "general");
+    s->attended = o->attended ? o->attended > 0 : !G.cfg.pra;
     s->jumpoint_id = 1 + (int)bt_randn(3);
     s->jumpoint_name = bt_strdupf("Jumpoint-DC%d", s->jumpoint_id);
     s->jump_group_id = 1 + (int)bt_randn(4);
     s->jump_group_name = bt_strdup(s->jump_group_id == 1 ? "Shared Servers" : "Ops & Infra <prod>");
+    const bt_grant *g = o->grant;
+    if (g) {
+        const bt_jump_item *it = &g->item;
+        s->ticket_id = bt_strdup(g->ticket_id);
+        if (it->name && *it->name)
+            s->jump_item_name = bt_strdup(it->name);
+        if (it->jumpoint_name && *it->jumpoint_name) {
+            free(s->jumpoint_name);
+            s->jumpoint_name = bt_strdup(it->jumpoint_name);
+            s->jumpoint_id = it->jumpoint_id ? atoi(it->jumpoint_id) : 0;
+        }
+        if (it->jump_group_name && *it->jump_group_name) {
+            free(s->jump_group_name);
+            s->jump_group_name = bt_strdup(it->jump_group_name);
+            s->jump_group_id = it->jump_group_id ? atoi(it->jump_group_id) : 0;
+        }
+    }
 
     int gs = 20 + (int)bt_randn(10);
-    /* primary rep */
+    s->next_gs = gs + 4;
+    /* primary rep; a live session has none until one joins */
     const rep_def *d = NULL;
     if (o->rep_username) {
-        for (size_t i = 0; i < NREPS; i++)
-            if (strcmp(REPS[i].username, o->rep_username) == 0)
-                d = &REPS[i];
-    } else {
+        d = rep_by_username(o->rep_username);
+    } else if (!o->live) {
         d = &REPS[bt_randn(NREPS)];
     }
-    s->nreps = 1;
-    rep_fill(&s->reps[0], d, o->rep_username, gs + 1);
-    s->reps[0].owner = true;
-    if (bt_randn(3) == 0) {
-        const rep_def *d2 = &REPS[bt_randn(NREPS)];
-        if (d2 != d) {
-            rep_fill(&s->reps[1], d2, NULL, gs + 3);
-            s->nreps = 2;
+    if (!o->live) {
+        s->nreps = 1;
+        rep_fill(&s->reps[0], d, o->rep_username, gs + 1);
+        s->reps[0].owner = true;
+        if (bt_randn(3) == 0) {
+            const rep_def *d2 = &REPS[bt_randn(NREPS)];
+            if (d2 != d) {
+                rep_fill(&s->reps[1], d2, NULL, gs + 3);
+                s->nreps = 2;
+            }
         }
     }
     /* customer (RS) / endpoint (PRA) */
     bt_cust *c = &s->custs[0];
     s->ncusts = 1;
     c->gsnumber = gs + 2;
-    c->name = bt_strdup(PICK(CUST_NAMES));
-    c->company = bt_strdup(PICK(COMPANIES));
-    c->company_code = bt_strdupf("C%04u", bt_randn(10000));
-    c->details = bt_strdup("Submitted via the public portal; see \"details\" & notes.");
-    c->issue = bt_strdup(PICK(ISSUES));
-    c->hostname = bt_strdup(o->customer_host ? o->customer_host : PICK(HOSTS));
+    const char *name = PICK(CUST_NAMES), *company = PICK(COMPANIES);
+    char *code = bt_strdupf("C%04u", bt_randn(10000));
+    const char *issue = PICK(ISSUES);
+    const char *host = o->customer_host;
+    if (!host && g && g->item.hostname && *g->item.hostname)
+        host = g->item.hostname;
+    c->hostname = bt_strdup(host ? host : PICK(HOSTS));
+    if (o->live && !s->attended)
+        name = "";
+    c->name = opt_or(o->customer_name, name);
+    c->company = opt_or(o->company, o->live ? "" : company);
+    c->company_code = opt_or(o->company_code, o->live ? "" : code);
+    free(code);
+    c->details = opt_or(o->details, o->live ? "" : "Submitted via the public portal; see \"details\" & notes.");
+    c->issue = opt_or(o->issue, o->live ? "" : issue);
     c->username = bt_strdup(G.cfg.pra ? "Administrator" : c->name);
     c->public_ip = gen_public_ip();
     c->private_ip = gen_private_ip();
@@ -411,6 +542,19 @@ bt_session *gen_session(const bt_gen_opts *o)
     s->external_key = bt_strdup(o->external_key ? o->external_key : "");
     kvs_copy(&s->custom, o->custom);
 
+    if (o->live) {
+        live_start_events(s, now);
+        if (!o->waiting) {
+            const char *u = o->rep_username ? o->rep_username
+                            : g                ? g->username
+                                               : REPS[bt_randn(NREPS)].username;
+            bt_rep *r = sess_add_rep(s, u, g ? g->user_id : NULL,
+                                     g ? g->user_display_name : NULL, now);
+            sess_owner_changed(s, now, "representative", r->gsnumber, r->public_display_name);
+        }
+        sess_append(s);
+        return s;
+    }
     int64_t t1 = s->active ? now : s->end;
     for (int i = 0; i < s->nreps; i++)
         s->reps[i].joined = s->start;
@@ -427,9 +571,9 @@ void end_session(bt_session *s, int64_t when)
         return;
     s->active = false;
     s->end = when;
-    {
-        bt_event *e = ev_add(s, when, "Session Note Added");
-        actor(&e->by, "representative", s->reps[0].gsnumber, s->reps[0].public_display_name);
+    if (!s->live && s->nreps > 0) {
+        bt_event *e = sess_event(s, when, "Session Note Added");
+        sess_actor(&e->by, "representative", s->reps[0].gsnumber, s->reps[0].public_display_name);
         e->body = bt_strdup(PICK(NOTES));
     }
     close_events(s, when);
@@ -461,6 +605,9 @@ static void session_free(bt_session *s)
     free(s->external_key);
     kvs_free(&s->custom);
     free(s->site_name);
+    free(s->queue_id);
+    free(s->ticket_id);
+    free(s->jump_item_name);
     free(s->jumpoint_name);
     free(s->jump_group_name);
     free(s);
@@ -484,4 +631,21 @@ void sessions_free_all(void)
     free(G.keys);
     G.keys = NULL;
     G.nkeys = G.capkeys = 0;
+    for (size_t i = 0; i < G.ngrants; i++)
+        grant_free(&G.grants[i]);
+    free(G.grants);
+    G.grants = NULL;
+    G.ngrants = G.grant_next = 0;
+    kvs_free(&G.portals);
+}
+
+void grant_free(bt_grant *g)
+{
+    bt_jump_item *it = &g->item;
+    free(it->id); free(it->name); free(it->hostname);
+    free(it->jump_group_id); free(it->jump_group_name); free(it->jump_group_type);
+    free(it->jumpoint_id); free(it->jumpoint_name);
+    free(g->ticket_id); free(g->user_id); free(g->username); free(g->user_display_name);
+    kvs_free(&g->custom);
+    memset(g, 0, sizeof *g);
 }

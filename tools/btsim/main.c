@@ -48,7 +48,9 @@ static void usage(FILE *f)
           "  --end-event NAME          default support_conference_end\n"
           "  --begin-event NAME        default support_conference_begin\n"
           "  --member-event NAME       default support_conference_member_added\n"
-          "  --lifecycle-events        also send begin/member_added when sessions start\n"
+          "  --owner-event NAME        default support_conference_owner_changed\n"
+          "  --lifecycle-events        also send begin/member_added when generated sessions start\n"
+          "  --events-to-send LIST     comma-separated event names the recipient gets (default all)\n"
           "  --send-custom-fields      add custom attributes to outbound POSTs\n"
           "  --custom-field-prefix P   prefix for custom field names in POSTs (default none)\n"
           "  --event-version V         outbound 'version' value (default 3)\n"
@@ -56,6 +58,17 @@ static void usage(FILE *f)
           "  --retry-duration SEC      default 60\n"
           "  --send-timeout SEC        default 10\n"
           "  --hang-seconds SEC        report-timeout fault hang (default 30)\n"
+          "  --session-key-ttl SEC     default ttl of generate_session_key (default 3600)\n"
+          "  --key-url-template T      key_url, {host} and {key} replaced (default https://{host}/?ak={key})\n"
+          "  --custom-fields LIST      custom field code names defined on the appliance\n"
+          "                            (default snow_task_id,snow_cmdb_ci_id,snow_case_id,customer_email,\n"
+          "                            customer_username,custom_field_1,custom_field_2,custom_field_3)\n"
+          "  --custom-field-error STYLE  validating (default) | code-name: message for an undefined field\n"
+          "  --company-site NAME       companySiteName of .brcs-NAME files (default: first label of --hostname)\n"
+          "  --ticket-system-url URL   PRA Jump Policy Ticket System URL\n"
+          "  --ticket-system-header H  one \"Name: value\" header sent with each ticket-system request\n"
+          "  --ticket-system-format F  json (default) | form\n"
+          "  --ticket-system-timeout SEC  default 10\n"
           "  --fault SPEC              repeatable: token-5xx:N report-5xx:N report-slow:MS\n"
           "                            report-timeout:N expire-tokens lose-ack:N drop-connection:N\n"
           "  --run-sessions N          generate N ended sessions over time at --rate R/s (default 10)\n"
@@ -105,8 +118,18 @@ enum {
     O_LISTEN = 256, O_PORTFILE, O_PRODUCT, O_NS, O_CNS, O_HOST, O_CID, O_CSEC, O_TTL, O_MAXTOK,
     O_SEED, O_SESS, O_RFILE, O_APPID, O_URL, O_END, O_BEGIN, O_MEMBER, O_LIFE, O_SCF, O_CFP,
     O_EVER, O_RINT, O_RDUR, O_STO, O_HANG, O_FAULT, O_RUN, O_RATE, O_DRAIN, O_QUIET, O_VERB,
-    O_HELP
+    O_HELP, O_OWNER, O_ETS, O_KTTL, O_KURL, O_CFIELDS, O_CFERR, O_CSITE, O_TSURL, O_TSHDR,
+    O_TSFMT, O_TSTO
 };
+
+/* Splits a comma-separated list into names (empty items skipped). */
+static void kvs_from_csv(bt_kvs *l, const char *csv)
+{
+    char *list = bt_strdup(csv), *save = NULL;
+    for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+        kvs_set(l, tok, "");
+    free(list);
+}
 
 int main(int argc, char **argv)
 {
@@ -127,6 +150,12 @@ int main(int argc, char **argv)
     c->max_tokens = 30;
     c->hang_seconds = 30;
     c->rate = 10;
+    c->owner_event = "support_conference_owner_changed";
+    c->key_ttl = 3600;
+    c->key_url_template = "https://{host}/?ak={key}";
+    c->ts_format = "json";
+    c->ts_timeout = 10;
+    const char *custom_fields = NULL;
     const char *product = "rs";
     char **faults = calloc((size_t)argc + 1, sizeof *faults);
     int nfaults = 0;
@@ -147,7 +176,13 @@ int main(int argc, char **argv)
         {"send-timeout", 1, 0, O_STO}, {"hang-seconds", 1, 0, O_HANG},
         {"fault", 1, 0, O_FAULT}, {"run-sessions", 1, 0, O_RUN}, {"rate", 1, 0, O_RATE},
         {"exit-when-drained", 0, 0, O_DRAIN}, {"quiet", 0, 0, O_QUIET},
-        {"verbose", 0, 0, O_VERB}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0},
+        {"verbose", 0, 0, O_VERB}, {"help", 0, 0, O_HELP},
+        {"owner-event", 1, 0, O_OWNER}, {"events-to-send", 1, 0, O_ETS},
+        {"session-key-ttl", 1, 0, O_KTTL}, {"key-url-template", 1, 0, O_KURL},
+        {"custom-fields", 1, 0, O_CFIELDS}, {"custom-field-error", 1, 0, O_CFERR},
+        {"company-site", 1, 0, O_CSITE}, {"ticket-system-url", 1, 0, O_TSURL},
+        {"ticket-system-header", 1, 0, O_TSHDR}, {"ticket-system-format", 1, 0, O_TSFMT},
+        {"ticket-system-timeout", 1, 0, O_TSTO}, {0, 0, 0, 0},
     };
     int o;
     long long ll;
@@ -196,6 +231,26 @@ int main(int argc, char **argv)
         case O_DRAIN: c->exit_when_drained = true; break;
         case O_QUIET: c->verbosity = -1; break;
         case O_VERB: c->verbosity = 1; break;
+        case O_OWNER: c->owner_event = optarg; break;
+        case O_ETS: kvs_from_csv(&c->events_to_send, optarg); break;
+        case O_KTTL: bad |= !parse_double(optarg, &c->key_ttl) || c->key_ttl < 1; break;
+        case O_KURL: c->key_url_template = optarg; bad |= !strstr(optarg, "{key}"); break;
+        case O_CFIELDS: custom_fields = optarg; break;
+        case O_CFERR:
+            c->custom_error_code_name = strcmp(optarg, "code-name") == 0;
+            bad |= !c->custom_error_code_name && strcmp(optarg, "validating") != 0;
+            break;
+        case O_CSITE: c->company_site = optarg; bad |= !*optarg; break;
+        case O_TSURL: c->ts_url = optarg; bad |= !ts_url_valid(optarg); break;
+        case O_TSHDR: c->ts_header = optarg; bad |= !ts_header_valid(optarg); break;
+        case O_TSFMT:
+            c->ts_format = optarg;
+            bad |= strcmp(optarg, "json") != 0 && strcmp(optarg, "form") != 0;
+            break;
+        case O_TSTO:
+            bad |= !parse_double(optarg, &c->ts_timeout) || c->ts_timeout < 0.001 ||
+                   c->ts_timeout > 300;
+            break;
         case O_HELP: case 'h': usage(stdout); free(faults); kvs_free(&c->report_files); return 0;
         default: bad = true;
         }
@@ -206,10 +261,17 @@ int main(int argc, char **argv)
         c->pra = true;
     else
         bad = true;
+    if (!bad && custom_fields_init(custom_fields) != TB_OK) {
+        fprintf(stderr, "btsim: --custom-fields: code names are a-z, 0-9 and _ (at most %d "
+                        "names of %d characters)\n", BT_MAX_CUSTOM_FIELDS, BT_CODE_NAME_MAX);
+        bad = true;
+    }
     if (bad || optind < argc) {
         usage(stderr);
         free(faults);
         kvs_free(&c->report_files);
+        kvs_free(&c->events_to_send);
+        kvs_free(&G.custom_fields);
         return 2;
     }
     /* [I] namespaces: configurable, defaults per product (doc §2.6) */
@@ -227,6 +289,11 @@ int main(int argc, char **argv)
     }
     if (!c->hostname)
         c->hostname = c->pra ? "access.example.com" : "support.example.com";
+    char *site_alloc = NULL;
+    if (!c->company_site) /* [I] the company site name is the site's short name */
+        c->company_site = site_alloc = bt_strdupf("%.*s", (int)strcspn(c->hostname, "."),
+                                                  c->hostname);
+    jump_init();
     G.rng = c->seed * 0x2545F4914F6CDD1DULL + 0x1234567ULL;
     char *appid_alloc = NULL;
     if (!c->appliance_id) {
@@ -327,6 +394,10 @@ out:
     free(G.tokens);
     free(ns_cmd_alloc);
     free(appid_alloc);
+    free(site_alloc);
+    jump_free();
+    kvs_free(&G.custom_fields);
+    kvs_free(&c->events_to_send);
     kvs_free(&c->report_files);
     curl_global_cleanup();
     tb_log_flush();

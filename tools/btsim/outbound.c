@@ -54,6 +54,8 @@ void outbound_session_event(const bt_session *s, const char *event, const bt_rep
 {
     if (!G.cfg.outbound_url)
         return;
+    if (G.cfg.events_to_send.n && !kvs_get(&G.cfg.events_to_send, event))
+        return;
     bt_kvs f = {0};
     char ts[24];
     snprintf(ts, sizeof ts, "%lld", (long long)bt_now());
@@ -75,9 +77,11 @@ void outbound_session_event(const bt_session *s, const char *event, const bt_rep
         snprintf(id, sizeof id, "%d", mc->gsnumber);
         kvs_add(&f, "username", mc->username);
         kvs_add(&f, "user_id", id);
-        kvs_add(&f, "display_name", G.cfg.pra ? mc->hostname : mc->name);
+        kvs_add(&f, "display_name", sess_cust_display(s, mc));
         kvs_add(&f, "type", "customer");
     }
+    /* [V] "Send Custom Fields" adds all of them; their names in the POST are
+     * [I] (--custom-field-prefix) */
     if (G.cfg.send_custom_fields) {
         for (size_t i = 0; i < s->custom.n; i++) {
             char *k = bt_strdupf("%s%s", G.cfg.custom_prefix, s->custom.items[i].k);

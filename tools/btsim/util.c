@@ -223,3 +223,44 @@ char *bt_display_name(const char *code_name)
     }
     return d;
 }
+
+long bt_utf8_len(const char *s)
+{
+    long n = 0;
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned c = *p;
+        int len;
+        unsigned min;
+        if (c < 0x80) {
+            p++;
+            n++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            len = 2; min = 0x80; c &= 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            len = 3; min = 0x800; c &= 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            len = 4; min = 0x10000; c &= 0x07;
+        } else {
+            return -1;
+        }
+        for (int i = 1; i < len; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return -1;
+            c = (c << 6) | (p[i] & 0x3f);
+        }
+        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+            return -1;
+        p += len;
+        n++;
+    }
+    return n;
+}
+
+double bt_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}

@@ -106,17 +106,19 @@ static void session_xml(tb_buf *b, const bt_session *s)
     tb_buf_appends(b, "\n");
     const bt_cust *pc = &s->custs[0];
     tb_buf_printf(b, "<primary_customer gsnumber=\"%d\">", pc->gsnumber);
-    xml_esc(b, G.cfg.pra ? pc->hostname : pc->name); /* [V] PRA: endpoint name */
+    xml_esc(b, sess_cust_display(s, pc)); /* [V] PRA: endpoint name */
     tb_buf_appends(b, "</primary_customer>\n");
     if (G.cfg.pra) {
         tb_buf_printf(b, "<jump_group type=\"shared\" id=\"%d\">", s->jump_group_id);
         xml_esc(b, s->jump_group_name);
         tb_buf_appends(b, "</jump_group>\n");
     }
-    const bt_rep *pr = &s->reps[0];
-    tb_buf_printf(b, "<primary_rep gsnumber=\"%d\" id=\"%d\">", pr->gsnumber, pr->id);
-    xml_esc(b, pr->public_display_name);
-    tb_buf_appends(b, "</primary_rep>\n");
+    if (s->nreps > 0) { /* [I] omitted while a session waits in its queue */
+        const bt_rep *pr = &s->reps[0];
+        tb_buf_printf(b, "<primary_rep gsnumber=\"%d\" id=\"%d\">", pr->gsnumber, pr->id);
+        xml_esc(b, pr->public_display_name);
+        tb_buf_appends(b, "</primary_rep>\n");
+    }
 
     tb_buf_appends(b, "<customer_list>\n");
     for (int i = 0; i < s->ncusts; i++) {
