@@ -209,7 +209,7 @@ void handle_decision(ep_req *r, ep_kind kind, ep_reply *out)
         return;
     }
     json_error_t jerr;
-    json_t *obj = r->body.len ? json_loadb(r->body.data, r->body.len, 0, &jerr) : NULL;
+    json_t *obj = r->body.len ? json_loadb(r->body.data, r->body.len, JSON_ALLOW_NUL, &jerr) : NULL;
     json_t *errors = json_object();
     if (!obj) {
         char m[300];

@@ -283,12 +283,14 @@ int main(int argc, char **argv)
         rc = 1;
         goto out;
     }
+    pthread_mutex_lock(&E.mu);  /* the control API may already replace E.cfg */
     if (c->port_file)
         write_port_file(c->port_file, server_port());
     if (c->control_port_file && server_control_port() >= 0)
         write_port_file(c->control_port_file, server_control_port());
     TB_LOGI("epmsim listening", "address=%s port=%d control_port=%d tenant_id=%s", c->address,
             server_port(), server_control_port(), c->tenant_id);
+    pthread_mutex_unlock(&E.mu);
     tb_log_flush();
 
     double last_flush = ep_mono();

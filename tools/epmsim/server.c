@@ -30,6 +30,8 @@ static struct MHD_Daemon *retired;
 static int retired_fd = -1;
 static double retired_at;
 static atomic_bool api_down;
+/* Copied at start: POST /_epmsim/config replaces E.cfg's strings. */
+static char listen_addr[128];
 static bool up_failed_logged;
 
 /* ---------------- replies ---------------- */
@@ -396,11 +398,12 @@ static tb_err listener_start(listener *l, const char *addr, int port)
 
 tb_err server_start(void)
 {
-    tb_err rc = listener_start(&api, E.cfg.address, E.cfg.port);
+    snprintf(listen_addr, sizeof listen_addr, "%s", E.cfg.address);
+    tb_err rc = listener_start(&api, listen_addr, E.cfg.port);
     if (rc)
         return rc;
     if (E.cfg.control_port >= 0) {
-        rc = listener_start(&ctl, E.cfg.address, E.cfg.control_port);
+        rc = listener_start(&ctl, listen_addr, E.cfg.control_port);
         if (rc) {
             MHD_stop_daemon(api.d);
             api.d = NULL;
@@ -455,7 +458,7 @@ tb_err server_go_up(void)
         return TB_OK;
     if (retired)
         reap_retired();
-    tb_err rc = listener_start(&api, E.cfg.address, api.port);
+    tb_err rc = listener_start(&api, listen_addr, api.port);
     if (rc) {
         if (!up_failed_logged)
             TB_LOGW("listener cannot come up yet", "port=%d", api.port);
