@@ -14,9 +14,10 @@ PY=python3
 [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 
 # jv JSON EXPR: a Python expression over the parsed JSON d; strings print bare.
+# (The JSON goes through stdin: a recorded body can exceed the argument limit.)
 jv() { $PY -c 'import sys, json
-d = json.loads(sys.argv[1]); v = eval(sys.argv[2])
-print(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))' "$1" "$2" 2>&1; }
+d = json.load(sys.stdin); v = eval(sys.argv[1])
+print(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))' "$2" <<<"$1" 2>&1; }
 
 # epmsim_start NAME ARGS...: sets <NAME>_URL and <NAME>_PID.
 epmsim_start() {
@@ -189,6 +190,14 @@ bad_decision "duration once (case)" "$(fix "d['duration']='once'")" duration
 bad_decision "itsmRequestId not a GUID" "$(fix "d['itsmRequestId']='INC0010001'")" itsmRequestId
 bad_decision "message too long" "$(fix "d['message']='x'*5000")" message
 bad_decision "message with NUL" "$(fix "d['message']='a\u0000b'")" message
+printf '{"itsmRequestId":"\xff\xfe"}' >"$WORK/bad-utf8.json"
+http POST "$APP" -H "Authorization: Bearer $TOK" -H 'Content-Type: application/json' --data-binary "@$WORK/bad-utf8.json"
+expect_eq "invalid UTF-8: 400" "$HTTP_STATUS" 400
+http GET "$A_URL/_epmsim/decisions"
+expect_eq "invalid UTF-8: recorded with the bytes shown as \\xNN" "$(jv "$HTTP_BODY" 'd["decisions"][-1]["body"]')" '{"itsmRequestId":"\xff\xfe"}'
+$PY -c 'print("[" * 100000 + "]" * 100000)' >"$WORK/deep.json"
+http POST "$APP" -H "Authorization: Bearer $TOK" -H 'Content-Type: application/json' --data-binary "@$WORK/deep.json"
+expect_eq "deeply nested JSON: 400" "$HTTP_STATUS" 400
 decide "$(fix "d['itsmRequestId']='11111111-2222-4333-8444-555555555555'")"
 expect_eq "unknown request: 404" "$HTTP_STATUS" 404
 http POST "$APP" -H "Authorization: Bearer $TOK" -H 'Content-Type: text/plain' --data-binary "$(fix "")"
@@ -259,7 +268,7 @@ fields=$($PY -c 'import json,sys; print(json.dumps({"Reason": sys.argv[1] + "\n\
 send "{\"template\":\"URM_Native_Ticket_Created\",\"wait\":true,\"fields\":$fields}"
 http GET "$B_URL/_epmsim/sink"
 expect_eq "escaping: reason arrives intact" "$($PY -c 'import sys, json
-print(json.loads(sys.argv[1])["received"][-1]["json"]["requestInfo"]["reason"] == sys.argv[2] + "\n\tend")' "$HTTP_BODY" "$TRICKY")" True
+print(json.load(sys.stdin)["received"][-1]["json"]["requestInfo"]["reason"] == sys.argv[1] + "\n\tend")' "$TRICKY" <<<"$HTTP_BODY")" True
 expect_eq "escaping: user with backslash and apostrophe" "$(jv "$HTTP_BODY" "$last[\"json\"][\"requestInfo\"][\"user\"]")" "CORP\\o'brien"
 expect_match "escaping: UTF-8 sent as is by default" "$(jv "$HTTP_BODY" "$last[\"body\"]")" '😀'
 send "{\"template\":\"URM_Native_Ticket_Created\",\"wait\":true,\"ascii\":true,\"fields\":$fields}"
@@ -421,6 +430,14 @@ ctl_bad "unknown request" GET /_epmsim/requests/not-a-guid '' 404
 ctl_bad "unknown webhook" GET /_epmsim/webhooks/424242 '' 404
 http POST "$A_URL/_epmsim/config" -H 'Content-Type: application/json' --data-binary "@$WORK/big.json"
 expect_eq "control: body over 1 MiB -> 413" "$HTTP_STATUS" 413
+http POST "$A_URL/_epmsim/config" --data-binary "@$WORK/bad-utf8.json"
+expect_eq "control: invalid UTF-8 -> 400" "$HTTP_STATUS" 400
+http POST "$A_URL/_epmsim/faults" --data-binary "@$WORK/deep.json"
+expect_eq "control: deeply nested JSON -> 400" "$HTTP_STATUS" 400
+http POST "$B_URL/_epmsim/sink/anything" --data-binary "@$WORK/bad-utf8.json"
+expect_eq "sink: takes any body" "$HTTP_STATUS" 200
+http GET "$B_URL/_epmsim/sink"
+expect_eq "sink: records it as JSON-safe text" "$(jv "$HTTP_BODY" '[d["received"][-1][k] for k in ("path", "body", "json")]')" '["/_epmsim/sink/anything", "{\"itsmRequestId\":\"\\xff\\xfe\"}", null]'
 http GET "$A_URL/_epmsim/faults"
 expect_eq "control: no stray faults after bad input" "$(jv "$HTTP_BODY" 'len(d["faults"])')" 0
 http GET "$A_URL/nowhere"
