@@ -178,7 +178,7 @@ static const char *const reasons[] = {
     "Démarrage de l'outil pour la clôture mensuelle",
     "Troubleshooting a network issue with the vendor",
 };
-static const char *const approvers[] = {"it.approver", "sec.lead", "helpdesk.agent"};
+static const char *const approvers[] = {"it.approver", "sec.lead", "servicedesk.lead"};
 
 static const char *pick(const char *const *v, size_t n)
 {

@@ -1,4 +1,4 @@
-/* epmsim helpers: strings, time, GUIDs, format checks, JSON input. */
+/* epmsim utilities: strings, time, GUIDs, format checks, JSON input. */
 #include "epmsim.h"
 
 #include <ctype.h>
