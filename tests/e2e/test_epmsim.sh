@@ -454,6 +454,14 @@ http POST "$APP" -H "Authorization: Bearer $TOK" -H 'Content-Type: application/j
 # the old path now reads as app_read + "/notification", a GET-only route
 expect_eq "paths: the old path no longer takes decisions" "$HTTP_STATUS" 405
 
+# the other [I] switches
+post_json "$A_URL/_epmsim/config" '{"accept_unknown_requests":true,"final_decision_status":400}'
+RU=$($PY -c 'import uuid; print(uuid.uuid4())')
+http POST "$A_URL/api/v2/AuthorizationRequest/notification" -H "Authorization: Bearer $TOK" -H 'Content-Type: application/json' --data-binary "$(app_body "$RU" Approved 2000 Once)"
+expect_eq "accept_unknown_requests: decision for an unknown request accepted" "$HTTP_STATUS" 200
+http POST "$A_URL/api/v2/AuthorizationRequest/notification" -H "Authorization: Bearer $TOK" -H 'Content-Type: application/json' --data-binary "$(app_body "$RU" Approved 2000 Once)"
+expect_eq "final_decision_status: second decision answers 400" "$HTTP_STATUS" 400
+
 # --- SIGTERM exits 0
 kill -TERM "$A_PID"; rc=0; wait "$A_PID" || rc=$?
 expect_eq "SIGTERM: A exits 0" "$rc" 0
