@@ -1,6 +1,5 @@
 #include "flow/approval_http.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "core/log.h"
 #include "flow/appliance_auth.h"
 #include "flow/approval.h"
+#include "flow/thread_handles.h"
 #include "itsm/itsm.h"
 #include "store/store_approval.h"
 
@@ -21,8 +21,7 @@
 
 struct approval_http {
     approval_http_opts opt;
-    char *db_path;
-    pthread_key_t tls;              /* itsm * per HTTP thread */
+    thread_handles *threads;        /* ticket-store handle per HTTP thread */
     itsm *writer_tickets;           /* writer thread only */
 };
 
@@ -174,28 +173,6 @@ static void refuse(approval_http *h, tb_http_req *req, int64_t appliance_id, con
         pending_free(p);
 }
 
-/* ---- the ticket store, per HTTP thread ---- */
-
-static void tls_close(void *t)
-{
-    itsm_close(t);
-}
-
-static itsm *thread_tickets(approval_http *h, tb_err *e)
-{
-    itsm *t = pthread_getspecific(h->tls);
-    *e = TB_OK;
-    if (!t) {
-        *e = itsm_embedded_open(h->db_path, &t);
-        if (!*e && pthread_setspecific(h->tls, t)) {
-            itsm_close(t);
-            t = NULL;
-            *e = TB_ERR_NOMEM;
-        }
-    }
-    return t;
-}
-
 /* ---- the handler ---- */
 
 static char *work_note(const appliance_entry *a, const ts_request *r, const approval_decision *d)
@@ -277,7 +254,7 @@ static void handle(tb_http_req *req)
         .nstates = snap->nstates,
         .deadline_ns = start + a->approval_timeout_ms * 1000000,
     };
-    itsm *t = thread_tickets(h, &e);
+    itsm *t = thread_tickets(h->threads, &e);
     if (t)
         itsm_embedded_busy_timeout(t, (int)a->approval_timeout_ms);
     if (t) {
@@ -333,11 +310,10 @@ tb_err approval_http_new(const approval_http_opts *opt, approval_http **out)
     if (!h)
         return TB_ERR_NOMEM;
     h->opt = *opt;
-    h->db_path = strdup(opt->db_path);
-    if (!h->db_path || pthread_key_create(&h->tls, tls_close)) {
-        free(h->db_path);
+    tb_err e = thread_handles_new(opt->db_path, &h->threads);
+    if (e) {
         free(h);
-        return TB_ERR_NOMEM;
+        return e;
     }
     *out = h;
     return TB_OK;
@@ -347,12 +323,8 @@ void approval_http_free(approval_http *h)
 {
     if (!h)
         return;
-    itsm *t = pthread_getspecific(h->tls);
-    if (t)
-        itsm_close(t);
-    pthread_key_delete(h->tls);
+    thread_handles_free(h->threads);
     itsm_close(h->writer_tickets);
-    free(h->db_path);
     free(h);
 }
 

@@ -10,6 +10,7 @@
 #include "core/secret.h"
 #include "flow/approval_http.h"
 #include "flow/api_me.h"
+#include "flow/api_pra.h"
 #include "flow/import.h"
 #include "flow/intake.h"
 #include "flow/reconcile.h"
@@ -29,6 +30,7 @@ struct tb_gateway {
     tb_store *checkpointer;         /* main thread only (gateway_tick) */
     import_ctx *import;
     approval_http *approval;
+    api_pra *api_pra;
     auth *auth;
     tb_route routes[MAX_GATEWAY_ROUTES];
 };
@@ -197,7 +199,8 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
     }
     approval_http_opts ao = {.db_path = cfg->database, .writer = g->intake.writer,
                              .appliances = g->intake.appliances};
-    if ((e = approval_http_new(&ao, &g->approval))) {
+    if ((e = approval_http_new(&ao, &g->approval)) ||
+        (e = api_pra_new(cfg->database, g->intake.appliances, &g->api_pra))) {
         snprintf(err, errsz, "cannot set up the approval endpoint (%s)", tb_strerror(e));
         goto fail;
     }
@@ -214,6 +217,7 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
     for (const tb_route *r = intake_routes; r->path; r++)
         g->routes[n++] = *r;
     g->routes[n++] = approval_http_route(g->approval);
+    n += api_pra_routes(g->api_pra, &g->routes[n]);
     g->routes[n++] = (tb_route){API_ME_PATH, TB_M_GET, 0, api_me_handle, "api_me", false, false, NULL};
     g->routes[n] = (tb_route){0};
     tb_http_options ho = {
@@ -243,6 +247,7 @@ fail:
     free(key);
     workers_stop(g->intake.jobs);
     approval_http_free(g->approval);
+    api_pra_free(g->api_pra);
     import_ctx_free(g->import);
     writer_stop(g->intake.writer);
     appliance_cache_close(g->intake.appliances);
@@ -297,6 +302,7 @@ void gateway_stop(tb_gateway *g)
      * handler runs any more), then close it while that connection is open. */
     writer_run_sync(g->intake.writer, WRITE_PING, 0);
     approval_http_free(g->approval);
+    api_pra_free(g->api_pra);
     writer_stop(g->intake.writer);
     appliance_cache_close(g->intake.appliances);
     auth_close(g->auth);
