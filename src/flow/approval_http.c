@@ -70,15 +70,16 @@ static tb_err write_decision(tb_store *st, void *arg)
 {
     struct pending *p = arg;
     int64_t id = 0;
+    /* The note and the record commit together or not at all, so the record
+     * can say "noted" up front. */
+    p->rec.noted = p->note && p->d.task_sys_id[0];
     tb_err e = store_approval_insert(st, &p->rec, &id);
-    if (e || !p->note || !p->d.task_sys_id[0])
+    if (e || !p->rec.noted)
         goto out;
     if (!p->h->writer_tickets && (e = itsm_embedded_wrap(store_sqlite3(st), &p->h->writer_tickets)))
         goto out;
     e = itsm_add_journal(p->h->writer_tickets, p->d.task_table, p->d.task_sys_id, "work_notes", p->note,
                          "ticketbridge");
-    if (!e)
-        e = store_approval_mark_noted(st, id);
 out:
     p->w.res.incoming_id = id;      /* the decision's id, for the answer */
     return e;

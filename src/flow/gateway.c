@@ -11,6 +11,7 @@
 #include "flow/approval_http.h"
 #include "flow/api_me.h"
 #include "flow/api_pra.h"
+#include "flow/checkpointer.h"
 #include "flow/import.h"
 #include "flow/intake.h"
 #include "flow/reconcile.h"
@@ -21,13 +22,18 @@
 #define MAX_GATEWAY_ROUTES 32
 #define READYZ_TIMEOUT_MS 2000
 #define STOP_DRAIN_MS 10000
+/* WAL checkpoints (flow/checkpointer.h): how often, and the size past which
+ * the WAL is started over. */
+#define CHECKPOINT_INTERVAL_MS 500
+#define WAL_TRUNCATE_BYTES (64LL << 20)
 
 struct tb_gateway {
     intake_ctx intake;              /* first: handlers cast the app pointer */
     tb_http_server *http;
     pthread_mutex_t read_mu;        /* guards reader */
     tb_store *reader;
-    tb_store *checkpointer;         /* main thread only (gateway_tick) */
+    tb_store *checkpointer;         /* schema at start, last checkpoint at stop */
+    checkpointer *wal;              /* checkpoints while running */
     import_ctx *import;
     approval_http *approval;
     api_pra *api_pra;
@@ -184,6 +190,10 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
         snprintf(err, errsz, "cannot start the database writer (%s)", tb_strerror(e));
         goto fail;
     }
+    if ((e = checkpointer_start(cfg->database, CHECKPOINT_INTERVAL_MS, WAL_TRUNCATE_BYTES, &g->wal))) {
+        snprintf(err, errsz, "cannot start the WAL checkpointer (%s)", tb_strerror(e));
+        goto fail;
+    }
     if ((e = tb_http_client_global_init())) {
         snprintf(err, errsz, "cannot initialise libcurl (%s)", tb_strerror(e));
         goto fail;
@@ -250,6 +260,7 @@ fail:
     api_pra_free(g->api_pra);
     import_ctx_free(g->import);
     writer_stop(g->intake.writer);
+    checkpointer_stop(g->wal);
     appliance_cache_close(g->intake.appliances);
     auth_close(g->auth);
     store_close(g->reader);
@@ -274,8 +285,6 @@ void gateway_tick(tb_gateway *g)
         TB_LOGW("reconciler polls not scheduled", "err=\"%s\"", tb_strerror(e));
     else if (polls)
         workers_notify(g->intake.jobs);
-    if ((e = store_checkpoint(g->checkpointer)))
-        TB_LOGW("WAL checkpoint failed", "err=\"%s\"", tb_strerror(e));
     tb_log_flush();
 }
 
@@ -304,6 +313,7 @@ void gateway_stop(tb_gateway *g)
     approval_http_free(g->approval);
     api_pra_free(g->api_pra);
     writer_stop(g->intake.writer);
+    checkpointer_stop(g->wal);
     appliance_cache_close(g->intake.appliances);
     auth_close(g->auth);
     store_checkpoint(g->checkpointer);

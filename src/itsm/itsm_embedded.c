@@ -79,10 +79,17 @@ static void now_utc(char out[20])
     tb_fmt_utc(tb_now_ms() / 1000, out, 20);
 }
 
+/* 32 hex digits like ServiceNow's, but the first 12 are the creation time
+ * in milliseconds (80 random bits follow): new rows land at the end of the
+ * sys_id index instead of on a random page, which halves the pages a busy
+ * commit writes (work notes, approval records). */
 static void new_sys_id(char out[ITSM_SYS_ID_LEN + 1])
 {
     unsigned char b[ITSM_SYS_ID_LEN / 2];
-    randombytes_buf(b, sizeof b);
+    uint64_t ms = (uint64_t)tb_now_ms();
+    for (int i = 5; i >= 0; i--, ms >>= 8)
+        b[i] = (unsigned char)(ms & 0xff);
+    randombytes_buf(b + 6, sizeof b - 6);
     sodium_bin2hex(out, ITSM_SYS_ID_LEN + 1, b, sizeof b);
 }
 

@@ -41,6 +41,13 @@ void store_rollback(tb_store *st);
 tb_err store_autocheckpoint_off(tb_store *st);
 /* PASSIVE checkpoint; never blocks writers. */
 tb_err store_checkpoint(tb_store *st);
+/* Under constant load readers are always present, so a PASSIVE checkpoint
+ * copies the WAL back but the writer never gets to start it over, and the
+ * file only grows. Past max_bytes a RESTART checkpoint follows (it waits, within
+ * the busy timeout, for the readers of the moment to finish; the next commit
+ * then writes the WAL from its start, over blocks already allocated) and
+ * reports the WAL's size before it in *wal_bytes (may be NULL). */
+tb_err store_checkpoint_bounded(tb_store *st, int64_t max_bytes, int64_t *wal_bytes);
 /* Cheap "has anyone committed since I last asked?" (PRAGMA data_version). */
 tb_err store_data_version(tb_store *st, int64_t *out);
 /* Writes one meta row (inside the caller's transaction): proof that the

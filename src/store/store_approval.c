@@ -310,8 +310,8 @@ tb_err store_approval_insert(tb_store *st, const tb_approval_rec *r, int64_t *id
     sqlite3_stmt *s;
     tb_err e = store_stmt(st, STMT_APPROVAL_INSERT,
         "INSERT INTO tb_approval(at_ms, appliance_id, source_ip, ticket_id, username, jump_item, hostname,"
-        " allowed, http_status, reason, latency_us, task_table, task_sys_id, task_number, raw)"
-        " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &s);
+        " allowed, http_status, reason, latency_us, task_table, task_sys_id, task_number, raw, noted)"
+        " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &s);
     if (e)
         return e;
     sqlite3_bind_int64(s, 1, r->at_ms);
@@ -330,6 +330,7 @@ tb_err store_approval_insert(tb_store *st, const tb_approval_rec *r, int64_t *id
     bind_text_or_null(s, 13, r->task_sys_id);
     bind_text_or_null(s, 14, r->task_number);
     bind_text_or_null(s, 15, r->raw);
+    sqlite3_bind_int(s, 16, r->noted);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
@@ -337,11 +338,6 @@ tb_err store_approval_insert(tb_store *st, const tb_approval_rec *r, int64_t *id
     if (id)
         *id = sqlite3_last_insert_rowid(st->db);
     return TB_OK;
-}
-
-tb_err store_approval_mark_noted(tb_store *st, int64_t id)
-{
-    return exec_bind(st, "UPDATE tb_approval SET noted = 1 WHERE id = ?1", id, 0, NULL, NULL, NULL);
 }
 
 void tb_approvals_free(tb_approval *v, size_t n)

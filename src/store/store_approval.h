@@ -66,10 +66,10 @@ typedef struct tb_approval_rec {
     int64_t latency_us;
     const char *task_table, *task_sys_id, *task_number;    /* "" when no task was found */
     const char *raw;                /* request body (secrets removed) when it could not be read; may be NULL */
+    bool noted;                     /* a work note is written in the same transaction */
 } tb_approval_rec;
 
 tb_err store_approval_insert(tb_store *st, const tb_approval_rec *r, int64_t *id);
-tb_err store_approval_mark_noted(tb_store *st, int64_t id);
 
 typedef struct tb_approval {
     int64_t id, at_ms, latency_us;

@@ -3,9 +3,11 @@
 #include "core/sqlite_err.h"
 
 #include <stdio.h>
+#define TB_STORE_PATH_MAX 4096
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 static const char *const schema_sql =
     "CREATE TABLE IF NOT EXISTS tb_meta("
@@ -340,6 +342,25 @@ tb_err store_autocheckpoint_off(tb_store *st)
 tb_err store_checkpoint(tb_store *st)
 {
     return store_rc(sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL));
+}
+
+tb_err store_checkpoint_bounded(tb_store *st, int64_t max_bytes, int64_t *wal_bytes)
+{
+    char wal[TB_STORE_PATH_MAX + 8];
+    const char *db = sqlite3_db_filename(st->db, "main");
+    struct stat sb;
+    int64_t size = 0;
+    if (db && *db && snprintf(wal, sizeof wal, "%s-wal", db) < (int)sizeof wal && stat(wal, &sb) == 0)
+        size = (int64_t)sb.st_size;
+    if (wal_bytes)
+        *wal_bytes = size;
+    /* PASSIVE first, without blocking anyone: the RESTART after it then
+     * only has the frames written meanwhile left to copy, so it holds the
+     * writer back for milliseconds rather than for the whole WAL. */
+    int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    if (rc == SQLITE_OK && size > max_bytes)
+        rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+    return store_rc(rc);
 }
 
 sqlite3 *store_sqlite3(tb_store *st)
