@@ -155,6 +155,7 @@ void sk_generate(import_ctx *c, const sk_check_result *chk, const char *acting_u
         snprintf(out->queue_id, sizeof out->queue_id, "rep_username:%s", out->bt_username);
     else
         snprintf(out->queue_id, sizeof out->queue_id, "%s", s->fallback_queue);
+    out->fell_back = !by_rep;
     bt_session_key_params p = {
         .queue_id = out->queue_id,
         .external_key = chk->ticket.number,

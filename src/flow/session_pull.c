@@ -45,6 +45,18 @@ struct key {
     bool taken;                     /* matched in this pull */
 };
 
+/* What the assignment needs of a session that may belong to a key. */
+#define SEEN_REPS 4
+#define SEEN_MAX 10000
+struct seen {
+    char lsid[65];
+    int64_t start;
+    bool ended;
+    char task_id[65], case_id[65], ext[65];
+    char reps[SEEN_REPS][65];
+    int nreps;
+};
+
 struct match {
     int64_t key_id;
     char lsid[65];
@@ -54,6 +66,8 @@ struct match {
 struct pull {
     struct key *keys;               /* oldest first */
     size_t nkeys;
+    struct seen *seen;              /* in report order */
+    size_t nseen, capseen;
     struct match *m;
     size_t nm, capm;
 };
@@ -63,50 +77,65 @@ static bool same(const char *a, const char *b)
     return a && b && *a && !strcmp(a, b);
 }
 
-static bool carries_ticket(const bt_session *s, const struct key *k)
+static bool carries_ticket(const struct seen *s, const struct key *k)
 {
-    return same(bt_session_custom(s, "snow_task_id"), k->sys_id) ||
-           same(bt_session_custom(s, "snow_case_id"), k->sys_id) || same(s->external_key, k->number) ||
-           same(s->external_key, k->sys_id);
+    return same(s->task_id, k->sys_id) || same(s->case_id, k->sys_id) || same(s->ext, k->number) ||
+           same(s->ext, k->sys_id);
 }
 
-static bool has_rep(const bt_session *s, const char *username)
+static bool has_rep(const struct seen *s, const char *username)
 {
-    for (size_t i = 0; i < s->nusers; i++)
-        if (s->users[i].kind == BT_USER_REP && same(s->users[i].username, username))
+    for (int i = 0; i < s->nreps; i++)
+        if (same(s->reps[i], username))
             return true;
     return false;
 }
 
+static void copy64(char out[65], const char *v)
+{
+    snprintf(out, 65, "%s", v && strlen(v) <= 64 ? v : "");
+}
+
+/* Keeps the sessions that may belong to a pending key: its known session,
+ * or one carrying a pending key's ticket. Assignment waits for the whole
+ * report (assign()). */
 static tb_err on_session(const bt_session *s, void *ctx)
 {
     struct pull *p = ctx;
     if (!s->lsid || !*s->lsid || strlen(s->lsid) > 64)
         return TB_OK;
-    struct key *k = NULL, *cand = NULL;
-    for (size_t i = 0; i < p->nkeys && !k; i++)
-        if (same(p->keys[i].lsid, s->lsid))
-            k = &p->keys[i];
-    /* Keys of one ticket are told apart by the session's representative
-     * (the key's queue was theirs), then by age: the newest key made before
-     * the session started is the one the customer most likely used. */
-    int best = -1;
-    for (size_t i = 0; i < p->nkeys && !k; i++) {
-        struct key *c = &p->keys[i];
-        if (c->lsid[0] || c->taken || (s->start_time && s->start_time < c->created_at - SESSION_KEY_CLOCK_SKEW_S) ||
-            !carries_ticket(s, c))
-            continue;
-        int score = has_rep(s, c->bt_username) ? 2 : 1;
-        if (score >= best) {        /* keys are oldest first: a tie goes to the newer */
-            best = score;
-            cand = c;
-        }
-    }
-    if (!k)
-        k = cand;
-    if (!k || k->taken)
+    struct seen v;
+    memset(&v, 0, sizeof v);
+    copy64(v.lsid, s->lsid);
+    copy64(v.task_id, bt_session_custom(s, "snow_task_id"));
+    copy64(v.case_id, bt_session_custom(s, "snow_case_id"));
+    copy64(v.ext, s->external_key);
+    bool wanted = false;
+    for (size_t i = 0; i < p->nkeys && !wanted; i++)
+        wanted = same(p->keys[i].lsid, v.lsid) || (!p->keys[i].lsid[0] && carries_ticket(&v, &p->keys[i]));
+    if (!wanted)
         return TB_OK;
-    k->taken = true;
+    v.start = s->start_time;
+    v.ended = s->end_time != 0;
+    for (size_t i = 0; i < s->nusers && v.nreps < SEEN_REPS; i++)
+        if (s->users[i].kind == BT_USER_REP && s->users[i].username && strlen(s->users[i].username) <= 64)
+            copy64(v.reps[v.nreps++], s->users[i].username);
+    if (p->nseen == SEEN_MAX)
+        return TB_ERR_TOO_LARGE;
+    if (p->nseen == p->capseen) {
+        size_t cap = p->capseen ? p->capseen * 2 : 16;
+        struct seen *nv = realloc(p->seen, cap * sizeof *nv);
+        if (!nv)
+            return TB_ERR_NOMEM;
+        p->seen = nv;
+        p->capseen = cap;
+    }
+    p->seen[p->nseen++] = v;
+    return TB_OK;
+}
+
+static tb_err add_match(struct pull *p, int64_t key_id, const char *lsid, bool ended)
+{
     if (p->nm == p->capm) {
         size_t cap = p->capm ? p->capm * 2 : 16;
         struct match *nv = realloc(p->m, cap * sizeof *nv);
@@ -116,9 +145,59 @@ static tb_err on_session(const bt_session *s, void *ctx)
         p->capm = cap;
     }
     struct match *m = &p->m[p->nm++];
-    m->key_id = k->id;
-    snprintf(m->lsid, sizeof m->lsid, "%s", s->lsid);
-    m->ended = s->end_time != 0;
+    m->key_id = key_id;
+    snprintf(m->lsid, sizeof m->lsid, "%s", lsid);
+    m->ended = ended;
+    return TB_OK;
+}
+
+/* Ties sessions to keys: a key's known session first; then each other
+ * session not held by any key (an imported one, say) goes to a pending key
+ * of its ticket made before it started. Keys of one ticket are told apart
+ * by the session's representative (the key's queue was theirs), then by
+ * age: the newest key is the one the customer most likely used. */
+static tb_err assign(struct pull *p, tb_store *rd)
+{
+    for (size_t j = 0; j < p->nseen; j++) {
+        struct seen *s = &p->seen[j];
+        for (size_t i = 0; i < p->nkeys; i++)
+            if (same(p->keys[i].lsid, s->lsid) && !p->keys[i].taken) {
+                p->keys[i].taken = true;
+                tb_err e = add_match(p, p->keys[i].id, s->lsid, s->ended);
+                if (e)
+                    return e;
+                s->lsid[0] = '\0';     /* assigned */
+            }
+    }
+    for (size_t j = 0; j < p->nseen; j++) {
+        struct seen *s = &p->seen[j];
+        if (!s->lsid[0])
+            continue;
+        struct key *best = NULL;
+        int best_score = 0;
+        for (size_t i = 0; i < p->nkeys; i++) {
+            struct key *k = &p->keys[i];
+            if (k->lsid[0] || k->taken || (s->start && s->start < k->created_at - SESSION_KEY_CLOCK_SKEW_S) ||
+                !carries_ticket(s, k))
+                continue;
+            int score = has_rep(s, k->bt_username) ? 2 : 1;
+            if (score >= best_score) {  /* keys are oldest first: a tie goes to the newer */
+                best_score = score;
+                best = k;
+            }
+        }
+        if (!best)
+            continue;
+        bool claimed = false;
+        tb_err e = store_session_key_claimed(rd, s->lsid, &claimed);
+        if (e)
+            return e;
+        if (claimed)
+            continue;
+        best->taken = true;
+        if ((e = add_match(p, best->id, s->lsid, s->ended)))
+            return e;
+    }
     return TB_OK;
 }
 
@@ -185,24 +264,9 @@ static tb_err load_keys(tb_store *rd, int64_t appliance_id, struct pull *p)
         snprintf(k->lsid, sizeof k->lsid, "%s", s->lsid);
         snprintf(k->bt_username, sizeof k->bt_username, "%s", s->bt_username);
     }
-    for (size_t i = 0; !e && i < nq; i++) {
-        if (q[i].import_job_id || !q[i].lsid[0])
-            continue;
-        if (p->nm == p->capm) {
-            size_t cap = p->capm ? p->capm * 2 : 16;
-            struct match *nv = realloc(p->m, cap * sizeof *nv);
-            if (!nv) {
-                e = TB_ERR_NOMEM;
-                break;
-            }
-            p->m = nv;
-            p->capm = cap;
-        }
-        struct match *m = &p->m[p->nm++];
-        m->key_id = q[i].id;
-        snprintf(m->lsid, sizeof m->lsid, "%s", q[i].lsid);
-        m->ended = true;
-    }
+    for (size_t i = 0; !e && i < nq; i++)
+        if (!q[i].import_job_id && q[i].lsid[0])
+            e = add_match(p, q[i].id, q[i].lsid, true);
     tb_session_keys_free(v, n);
     tb_session_keys_free(q, nq);
     return e;
@@ -268,6 +332,10 @@ tb_err session_pull_job(void *ctx, const tb_job_claim *job, char *err, size_t er
                 e = TB_ERR_INVALID;     /* the same report would be too large again */
             goto out;
         }
+        if ((e = assign(&p, t->reader))) {
+            snprintf(err, errsz, "cannot match sessions to keys: %s", tb_strerror(e));
+            goto out;
+        }
     }
     struct apply_arg aa = {.p = &p, .now = tb_now_ms() / 1000};
     if (p.nm && (e = writer_call(c->opt.writer, do_apply, &aa))) {
@@ -280,6 +348,7 @@ out:
     bt_report_parser_free(rp);
     appliance_cache_release(c->opt.appliances, snap);
     free(p.keys);
+    free(p.seen);
     free(p.m);
     return e;
 }

@@ -80,9 +80,9 @@ static void handle(tb_http_req *req)
     const char *m = tb_http_req_method(req);
     unsigned bit = !strcmp(m, "GET") ? TB_M_GET : !strcmp(m, "POST") ? TB_M_POST : !strcmp(m, "HEAD") ? TB_M_HEAD : 0;
     if (!(a->methods & bit)) {
+        /* the server adds Allow (the route's methods); the detail names this action's */
         char allow[64];
         methods_text(a->methods, allow, sizeof allow);
-        tb_http_reply_header(req, "Allow", allow);
         tb_http_reply_error(req, 405, "Method not allowed", allow);
         return;
     }

@@ -389,6 +389,19 @@ tb_err store_session_key_seen(tb_store *st, int64_t id, const char *lsid, bool e
     return step_done(st, s, NULL);
 }
 
+tb_err store_session_key_claimed(tb_store *st, const char *lsid, bool *claimed)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(st->db, "SELECT EXISTS (SELECT 1 FROM tb_session_key WHERE lsid = ?1)", -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return store_rc(rc);
+    sqlite3_bind_text(s, 1, lsid ? lsid : "", -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    *claimed = rc == SQLITE_ROW && sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? TB_OK : store_rc(rc);
+}
+
 tb_err store_session_key_pull_schedule(tb_store *st, int64_t now, bool force, int64_t *queued)
 {
     if (queued)

@@ -98,6 +98,9 @@ tb_err store_session_key_sweep(tb_store *st, int64_t now, int64_t grace_s, int64
  * job was queued. A key already tied to another lsid is left alone. */
 tb_err store_session_key_seen(tb_store *st, int64_t id, const char *lsid, bool ended, int64_t now, int *queued);
 
+/* Whether some key already holds the session lsid. */
+tb_err store_session_key_claimed(tb_store *st, const char *lsid, bool *claimed);
+
 /* Queues a pull job per appliance with keys to look after (issued,
  * in_session, import_queued) and none queued or running, when pulling is on
  * and due (force: now, whatever the schedule), and moves the schedule on.

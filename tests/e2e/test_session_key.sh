@@ -148,6 +148,24 @@ expect_eq "no outbound event reached ticketbridge" "$(sql "select count(*) from 
 expect_eq "the reconciler did not run" "$(sql "select count(*) from tb_job where kind='reconcile'")" 0
 expect_eq "imported once" "$(sql "select count(*) from tb_job where kind='session_import' and lsid='$L1'")" 1
 
+# --- the rep clears the custom field and the external key mid-session: the
+# remembered key still ties the session to its ticket
+post "$ALICE" "$INC"
+K4=$(jv "$HTTP_BODY" short_key)
+customer_session "$K4" jdoe '{"from":"customer","text":"Fields about to vanish"}'
+L4=$L
+wait_until 15 sh -c "[ \"\$(sqlite3 'file:$DB?mode=ro' \"select state from tb_session_key where short_key='$K4'\")\" = in_session ]" \
+  || not_ok "pull saw the session before its fields were cleared"
+BT_TOKEN=$(curl -s -u btsim-client:btsim-secret -d grant_type=client_credentials "$BTSIM_URL/oauth2/token" | grep -o '"access_token":"[^"]*"' | cut -d'"' -f4)
+out=$(curl -s -H "Authorization: Bearer $BT_TOKEN" --data "action=set_session_attributes&lsid=$L4&session.custom.snow_task_id=&session.custom.external_key=" "$BTSIM_URL/api/command")
+expect_match "appliance cleared the session's fields" "$out" "Session attributes were set"
+curl -s -o /dev/null -X POST "$BTSIM_URL/_btsim/sessions/$L4/end"
+wait_until 20 sh -c "[ \$(sqlite3 'file:$DB?mode=ro' \"select count(*) from tb_session where lsid='$L4'\") = 1 ]" \
+  && ok "session without its fields imported" || not_ok "session without its fields imported ($(key_state "$K4"))"
+expect_eq "the report no longer names the ticket" "$(sql "select coalesce(external_key,'')||'|'||(select count(*) from tb_session_custom c where c.session_id=s.id and c.code_name='snow_task_id' and c.value<>'') from tb_session s where lsid='$L4'")" "|0"
+expect_eq "still linked to the incident, through the remembered key" "$(sql "select task_number from tb_session where lsid='$L4'")" "$INC"
+expect_match "with its work note" "$(sql "select value from sys_journal_field where element_id='$INC_ID' and value like 'BeyondTrust session $L4%'")" "Fields about to vanish"
+
 # --- key from the CLI, for a user the appliance does not know: fallback queue
 cli tb session-key "$INC2" --as dave
 expect_eq "CLI key: exit 0" "$RC" 0
@@ -295,7 +313,7 @@ wait_until 5 sh -c "[ \"\$(sqlite3 'file:$DB?mode=ro' \"select state from tb_ses
 # --- listing remembered keys
 out=$(tb session-keys --ticket "$INC")
 expect_match "session-keys --ticket lists its keys" "$out" "$K1 +imported .*$L1"
-expect_eq "session-keys --json" "$(tb session-keys --json | python3 -c 'import json,sys; print(len([k for k in json.load(sys.stdin)["session_keys"] if k["state"]=="imported"]))')" 2
+expect_eq "session-keys --json" "$(tb session-keys --json | python3 -c 'import json,sys; print(len([k for k in json.load(sys.stdin)["session_keys"] if k["state"]=="imported"]))')" 3
 cli tb session-keys --state bogus
 expect_eq "unknown state refused" "$RC" 1
 cli tb session-keys --ticket "a'b"

@@ -649,6 +649,11 @@ static void test_store_keys_lifecycle(void **state)
                                    "' AND state = 'queued'"), 1);
     assert_int_equal(scalar(f->st, "SELECT import_job_id = (SELECT id FROM tb_job WHERE lsid = '" LSID1
                                    "') FROM tb_session_key WHERE lsid = '" LSID1 "'"), 1);
+    bool claimed = false;
+    assert_int_equal(store_session_key_claimed(f->st, LSID1, &claimed), TB_OK);
+    assert_true(claimed);
+    assert_int_equal(store_session_key_claimed(f->st, LSID2, &claimed), TB_OK);
+    assert_false(claimed);
     /* seen again: no second job */
     assert_int_equal(store_session_key_seen(f->st, k1, LSID1, true, now + 120, &q), TB_OK);
     assert_int_equal(q, 0);
