@@ -24,7 +24,9 @@
     "--incident-state-below (default 6) and not in --incident-states-excluded; cases while their state\n" \
     "is in --case-states (default 1,10,18); other tasks while active. --key-ttl 0 lets the appliance\n" \
     "choose. --fallback-queue: general, rep:ID, team:ID, rep_username:NAME or issue:CODE_NAME."
-#define RS_PULL_USAGE "ticketbridge rs pull\nQueues the pull of sessions started with remembered keys now (a running daemon runs it)."
+#define RS_PULL_USAGE                                                                                       \
+    "ticketbridge rs pull\n"                                                                               \
+    "Queues the pull of sessions started with remembered keys now (a running daemon runs it)."
 
 static int parse_yes_no(const char *opt, const char *v, bool *out)
 {

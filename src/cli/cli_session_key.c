@@ -55,7 +55,8 @@ static void print_key(const sk_check_result *chk, const sk_result *r)
     printf("short key:     %s\n", r->key.short_key);
     printf("key URL:       %s\n", r->key.key_url);
     printf("expires:       %s UTC\n", when);
-    printf("queue:         %s%s\n", r->queue_id, r->fell_back ? " (the representative is unknown to the appliance)" : "");
+    printf("queue:         %s%s\n", r->queue_id,
+           r->fell_back ? " (the representative is unknown to the appliance)" : "");
     printf("mail subject:  %s\n", r->key.mail_subject);
     printf("mail body:\n%s\n", r->key.mail_body);
 }

@@ -424,8 +424,8 @@ tb_err import_lsid(import_ctx *c, int64_t appliance_id, const char *lsid, import
     bt_conn conn;
     if ((e = import_conn(c, a, base, sizeof base, &conn, err, errsz)))
         goto out;
-    struct run r = {.c = c, .a = a, .tickets = t->tickets, .reader = t->reader, .want_lsid = lsid, .res = res, .err = err,
-                    .errsz = errsz};
+    struct run r = {.c = c, .a = a, .tickets = t->tickets, .reader = t->reader, .want_lsid = lsid, .res = res,
+                    .err = err, .errsz = errsz};
     p = bt_report_parser_new(&c->opt.limits, on_session, &r);
     if (!p) {
         e = TB_ERR_NOMEM;
