@@ -31,6 +31,9 @@ static const struct {
     {"approvals", cli_approvals, "list recorded change-management decisions (PRA Jump ticket system)"},
     {"approval", cli_approval, "fields|states|check: request field names, active states, a dry run"},
     {"jump", cli_jump, "the Jump to Configuration Item link (client-script URL, BRCS) for a task or CI"},
+    {"session-key", cli_session_key, "generate a Remote Support session key from a ticket: NUMBER --as USER"},
+    {"session-keys", cli_session_keys, "list remembered session keys and their state [--ticket NUMBER]"},
+    {"rs", cli_rs, "config show|set: Remote Support integration properties; pull: pull pending sessions now"},
     {"parse-report", cli_parse_report, "print a session report file as normalized JSON, without storing it"},
 };
 

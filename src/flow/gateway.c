@@ -15,6 +15,9 @@
 #include "flow/import.h"
 #include "flow/intake.h"
 #include "flow/reconcile.h"
+#include "flow/session_key_http.h"
+#include "flow/session_pull.h"
+#include "flow/tickets_api.h"
 #include "itsm/itsm.h"
 #include "http/client.h"
 #include "store/store.h"
@@ -37,6 +40,8 @@ struct tb_gateway {
     import_ctx *import;
     approval_http *approval;
     api_pra *api_pra;
+    session_key_http *session_key;
+    tickets_api tickets;            /* contexts of /api/tb/v1/tickets/{number}/... */
     auth *auth;
     tb_route routes[MAX_GATEWAY_ROUTES];
 };
@@ -203,6 +208,7 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
     if ((e = import_ctx_new(&io, &g->import)) || (e = workers_new(g->intake.writer, &wo, &g->intake.jobs)) ||
         (e = workers_register(g->intake.jobs, IMPORT_JOB_KIND, import_job, g->import)) ||
         (e = workers_register(g->intake.jobs, RECONCILE_JOB_KIND, reconcile_job, g->import)) ||
+        (e = workers_register(g->intake.jobs, SESSION_KEY_PULL_JOB_KIND, session_pull_job, g->import)) ||
         (e = workers_start(g->intake.jobs))) {
         snprintf(err, errsz, "cannot start the job workers (%s)", tb_strerror(e));
         goto fail;
@@ -214,6 +220,12 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
         snprintf(err, errsz, "cannot set up the approval endpoint (%s)", tb_strerror(e));
         goto fail;
     }
+    session_key_http_opts so = {.import = g->import, .writer = g->intake.writer};
+    if ((e = session_key_http_new(&so, &g->session_key))) {
+        snprintf(err, errsz, "cannot set up the session-key endpoint (%s)", tb_strerror(e));
+        goto fail;
+    }
+    g->tickets.session_key = g->session_key;
     if (cfg->tls_cert[0]) {
         if (!(cert = read_file(cfg->tls_cert, err, errsz)) || !(key = read_file(cfg->tls_key, err, errsz))) {
             e = TB_ERR_CONFIG;
@@ -229,6 +241,7 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
     g->routes[n++] = approval_http_route(g->approval);
     n += api_pra_routes(g->api_pra, &g->routes[n]);
     g->routes[n++] = (tb_route){API_ME_PATH, TB_M_GET, 0, api_me_handle, "api_me", false, false, NULL};
+    g->routes[n++] = tickets_api_route(&g->tickets);
     g->routes[n] = (tb_route){0};
     tb_http_options ho = {
         .listen_address = cfg->listen_address,
@@ -258,6 +271,7 @@ fail:
     workers_stop(g->intake.jobs);
     approval_http_free(g->approval);
     api_pra_free(g->api_pra);
+    session_key_http_free(g->session_key);
     import_ctx_free(g->import);
     writer_stop(g->intake.writer);
     checkpointer_stop(g->wal);
@@ -285,6 +299,10 @@ void gateway_tick(tb_gateway *g)
         TB_LOGW("reconciler polls not scheduled", "err=\"%s\"", tb_strerror(e));
     else if (polls)
         workers_notify(g->intake.jobs);
+    if ((e = session_pull_schedule(g->intake.writer, &polls)))
+        TB_LOGW("session-key pulls not scheduled", "err=\"%s\"", tb_strerror(e));
+    else if (polls)
+        workers_notify(g->intake.jobs);
     tb_log_flush();
 }
 
@@ -305,6 +323,7 @@ void gateway_stop(tb_gateway *g)
     }
     tb_http_stop(g->http);
     workers_stop(g->intake.jobs);      /* running jobs finish; they need the writer */
+    session_key_http_free(g->session_key);  /* drained: no request waits on its pool */
     import_ctx_free(g->import);
     /* Approval records already queued use the approval context on the
      * writer's connection: let them commit (the writer is FIFO and no

@@ -14,6 +14,7 @@
 #include "http/client.h"
 #include "itsm/itsm.h"
 #include "store/store.h"
+#include "store/store_session_key.h"
 
 
 static void tls_free(void *p)
@@ -216,6 +217,24 @@ static void find_task(itsm *t, const bt_session *s, struct links *l)
     }
 }
 
+/* A session started with a key generated from a ticket belongs to that
+ * ticket even when the appliance dropped the custom field and the external
+ * key no longer names it: the remembered key knows (store_session_key.h). */
+static void find_task_by_session_key(itsm *t, tb_store *reader, int64_t appliance_id, const bt_session *s,
+                                     struct links *l)
+{
+    char table[64], sys_id[33], number[64];
+    if (store_session_key_task(reader, appliance_id, s->lsid, s->external_key, table, sys_id, number))
+        return;
+    itsm_record *r = NULL;
+    if (itsm_get(t, table, sys_id, &r) == TB_OK && r) {
+        snprintf(l->task_table, sizeof l->task_table, "%s", r->table);
+        snprintf(l->task_sys_id, sizeof l->task_sys_id, "%s", r->sys_id);
+        snprintf(l->task_number, sizeof l->task_number, "%s", or_dash(itsm_record_get(r, "number")));
+    }
+    itsm_record_free(r);
+}
+
 static void find_one(itsm *t, const char *table, const char *field, const char *value, char out[33])
 {
     if (!value || !*value || !strcasecmp(value, "Unknown") || strlen(value) > 255)
@@ -279,6 +298,7 @@ struct run {
     import_ctx *c;
     const appliance_entry *a;
     itsm *tickets;
+    tb_store *reader;
     const char *want_lsid;
     import_result *res;
     char *err;
@@ -338,6 +358,8 @@ static tb_err on_session(const bt_session *s, void *ctx)
     struct links l;
     memset(&l, 0, sizeof l);
     find_task(r->tickets, s, &l);
+    if (!l.task_sys_id[0])
+        find_task_by_session_key(r->tickets, r->reader, r->a->id, s, &l);
     if (!l.task_sys_id[0] && !r->a->import_external_sessions) {
         r->res->skipped_external++;
         TB_LOGI("session not imported", "lsid=%s appliance=%s reason=\"external session (no task) and Import External Sessions is off\"",
@@ -402,8 +424,8 @@ tb_err import_lsid(import_ctx *c, int64_t appliance_id, const char *lsid, import
     bt_conn conn;
     if ((e = import_conn(c, a, base, sizeof base, &conn, err, errsz)))
         goto out;
-    struct run r = {.c = c, .a = a, .tickets = t->tickets, .want_lsid = lsid, .res = res, .err = err,
-                    .errsz = errsz};
+    struct run r = {.c = c, .a = a, .tickets = t->tickets, .reader = t->reader, .want_lsid = lsid, .res = res,
+                    .err = err, .errsz = errsz};
     p = bt_report_parser_new(&c->opt.limits, on_session, &r);
     if (!p) {
         e = TB_ERR_NOMEM;

@@ -1,5 +1,6 @@
-/* Shared by import.c and reconcile.c only: the importer's context and the
- * per-thread handles both flows use. */
+/* Shared by import.c, reconcile.c and the session-key flows (session_key.c,
+ * session_pull.c): the importer's context and the per-thread handles they
+ * use, so every appliance call shares one OAuth token cache. */
 #ifndef TB_FLOW_IMPORT_INT_H
 #define TB_FLOW_IMPORT_INT_H
 

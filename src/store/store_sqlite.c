@@ -262,6 +262,37 @@ static const char *const migrations[] = {
     "  allowed INTEGER NOT NULL, http_status INTEGER NOT NULL, reason TEXT NOT NULL,"
     "  latency_us INTEGER NOT NULL, task_table TEXT, task_sys_id TEXT, task_number TEXT,"
     "  raw TEXT, noted INTEGER NOT NULL DEFAULT 0);",
+    /* 5 → 6: Remote Support session keys from tickets (seeds 001-003): the
+     * integration properties (one row) and the keys remembered with their
+     * ticket, so the pull job and the importer can tie sessions to it */
+    "CREATE TABLE tb_rs_settings("
+    "  id INTEGER PRIMARY KEY CHECK(id = 1),"
+    "  session_keys_enabled INTEGER NOT NULL DEFAULT 1,"
+    "  pull_enabled INTEGER NOT NULL DEFAULT 1,"
+    "  pull_interval_s INTEGER NOT NULL DEFAULT 300,"
+    "  pull_next_at INTEGER NOT NULL DEFAULT 0,"
+    "  fallback_queue TEXT NOT NULL DEFAULT 'general',"
+    "  key_ttl_s INTEGER NOT NULL DEFAULT 0,"
+    "  key_grace_s INTEGER NOT NULL DEFAULT 3600,"
+    "  incident_state_below INTEGER NOT NULL DEFAULT 6,"
+    "  incident_states_excluded TEXT NOT NULL DEFAULT '',"
+    "  case_states TEXT NOT NULL DEFAULT '1,10,18',"
+    "  updated_at INTEGER NOT NULL DEFAULT 0);"
+    "INSERT INTO tb_rs_settings(id) VALUES(1);"
+    "CREATE TABLE tb_session_key("
+    "  id INTEGER PRIMARY KEY,"
+    "  created_at INTEGER NOT NULL,"
+    "  appliance_id INTEGER REFERENCES tb_appliance(id) ON DELETE SET NULL,"
+    "  task_table TEXT NOT NULL, task_sys_id TEXT NOT NULL, task_number TEXT NOT NULL,"
+    "  acting_user TEXT NOT NULL, bt_username TEXT NOT NULL, queue_id TEXT NOT NULL,"
+    "  external_key TEXT NOT NULL, short_key TEXT, key_url TEXT, expires_at INTEGER,"
+    "  state TEXT NOT NULL CHECK(state IN ('issued','in_session','import_queued','imported',"
+    "    'import_failed','expired','failed')),"
+    "  error TEXT, lsid TEXT, session_seen_at INTEGER, import_job_id INTEGER, imported_at INTEGER,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE INDEX tb_session_key_state ON tb_session_key(state, appliance_id);"
+    "CREATE INDEX tb_session_key_task ON tb_session_key(task_number);"
+    "CREATE INDEX tb_session_key_lsid ON tb_session_key(lsid) WHERE lsid IS NOT NULL;",
 };
 
 static tb_err schema_version(tb_store *st, int *out)
