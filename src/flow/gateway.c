@@ -13,6 +13,7 @@
 #include "flow/import.h"
 #include "flow/intake.h"
 #include "flow/reconcile.h"
+#include "flow/table_api.h"
 #include "itsm/itsm.h"
 #include "http/client.h"
 #include "store/store.h"
@@ -29,6 +30,7 @@ struct tb_gateway {
     tb_store *checkpointer;         /* main thread only (gateway_tick) */
     import_ctx *import;
     approval_http *approval;
+    table_api *table_api;
     auth *auth;
     tb_route routes[MAX_GATEWAY_ROUTES];
 };
@@ -201,6 +203,11 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
         snprintf(err, errsz, "cannot set up the approval endpoint (%s)", tb_strerror(e));
         goto fail;
     }
+    table_api_opts to = {.db_path = cfg->database, .writer = g->intake.writer, .https = cfg->tls_cert[0] != 0};
+    if ((e = table_api_new(&to, &g->table_api))) {
+        snprintf(err, errsz, "cannot set up the Table API (%s)", tb_strerror(e));
+        goto fail;
+    }
     if (cfg->tls_cert[0]) {
         if (!(cert = read_file(cfg->tls_cert, err, errsz)) || !(key = read_file(cfg->tls_key, err, errsz))) {
             e = TB_ERR_CONFIG;
@@ -215,6 +222,8 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
         g->routes[n++] = *r;
     g->routes[n++] = approval_http_route(g->approval);
     g->routes[n++] = (tb_route){API_ME_PATH, TB_M_GET, 0, api_me_handle, "api_me", false, false, NULL};
+    for (const tb_route *r = table_api_routes(g->table_api); r->path; r++)
+        g->routes[n++] = *r;
     g->routes[n] = (tb_route){0};
     tb_http_options ho = {
         .listen_address = cfg->listen_address,
@@ -243,6 +252,7 @@ fail:
     free(key);
     workers_stop(g->intake.jobs);
     approval_http_free(g->approval);
+    table_api_free(g->table_api);
     import_ctx_free(g->import);
     writer_stop(g->intake.writer);
     appliance_cache_close(g->intake.appliances);
@@ -297,6 +307,7 @@ void gateway_stop(tb_gateway *g)
      * handler runs any more), then close it while that connection is open. */
     writer_run_sync(g->intake.writer, WRITE_PING, 0);
     approval_http_free(g->approval);
+    table_api_free(g->table_api);
     writer_stop(g->intake.writer);
     appliance_cache_close(g->intake.appliances);
     auth_close(g->auth);
