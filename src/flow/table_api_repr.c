@@ -312,12 +312,14 @@ json_t *tapi_render_record(const tapi_view *v, const tapi_fieldset *fs, const it
 
 typedef struct journal_entry {
     const char *element_id, *element, *created_on, *author, *value;
+    size_t seq;                 /* the store's order: insertion order within one second */
 } journal_entry;
 
 static int newest_first(const void *a, const void *b)
 {
     const journal_entry *x = a, *y = b;
-    return strcmp(y->created_on, x->created_on);
+    int c = strcmp(y->created_on, x->created_on);
+    return c ? c : (y->seq > x->seq) - (y->seq < x->seq);
 }
 
 typedef struct journal_page {
@@ -397,9 +399,9 @@ static tb_err journal_texts(itsm_table *t, const char *table, itsm_record **recs
         itsm_record *r = jp->rows[i];
         e[i] = (journal_entry){itsm_record_get(r, "element_id"), itsm_record_get(r, "element"),
                                itsm_record_get(r, "sys_created_on"), itsm_record_get(r, "sys_created_by"),
-                               itsm_record_get(r, "value")};
+                               itsm_record_get(r, "value"), i};
         if (!e[i].element_id || !e[i].element || !e[i].created_on || !e[i].author || !e[i].value)
-            e[i] = (journal_entry){"", "", "", "", ""};
+            e[i] = (journal_entry){"", "", "", "", "", i};
         else if (!strchr(e[i].author, ','))
             tb_buf_printf(&names, "%s%s", names.len ? "," : "", e[i].author);
     }
