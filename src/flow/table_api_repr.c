@@ -352,9 +352,11 @@ static tb_err run_terms(itsm_table *t, const char *table, const snq_term *terms,
     if (!rc)
         rc = itsm_embedded_table_query(t, &req, &v, &nv, NULL);
     snquery_free(q);
-    if (rc)
+    if (rc || nv == 0) {
+        free(v);
         return rc;
-    itsm_record **all = realloc(*rows, (*nrows + nv + 1) * sizeof *all);
+    }
+    itsm_record **all = realloc(*rows, (*nrows + nv) * sizeof *all);
     if (!all) {
         itsm_records_free(v, nv);
         return TB_ERR_NOMEM;
