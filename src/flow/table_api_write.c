@@ -90,6 +90,9 @@ static tb_err apply(tapi_write *p)
     return rc;
 }
 
+/* The record as stored, rendered. Plain values need no join, so they are
+ * rendered from the row itself (one cached lookup); display values and
+ * dot-walks go through a query. */
 static tb_err render(tapi_write *p)
 {
     if (p->op == OP_DELETE || p->no_body)
@@ -97,7 +100,29 @@ static tb_err render(tapi_write *p)
     tapi_view v = {itsm_table_catalog(p->ta->w_table), p->table, p->display, p->exclude_link, p->fields,
                    p->base};
     json_t *rec = NULL;
-    tb_err rc = tapi_fetch_one(p->ta->w_table, &v, p->sys_id, &rec);
+    tb_err rc = TB_OK;
+    if (p->display == TAPI_DV_FALSE) {
+        tapi_fieldset fs;
+        itsm_record *r = NULL;
+        int *idx = NULL;
+        if (!(rc = tapi_fieldset_build(&v, &fs, NULL))) {
+            if (!(rc = itsm_get(p->ta->w_itsm, p->table, p->sys_id, &r)) &&
+                !(idx = calloc(fs.nquery, sizeof *idx)))
+                rc = TB_ERR_NOMEM;
+            bool plain = !rc;
+            if (!rc)
+                tapi_field_index(&fs, r, idx);
+            for (size_t k = 0; plain && k < fs.nquery; k++)
+                plain = idx[k] >= 0;
+            if (plain && !(rec = tapi_render_record(&v, &fs, r, idx, NULL)))
+                rc = TB_ERR_NOMEM;
+            free(idx);
+            itsm_record_free(r);
+            tapi_fieldset_free(&fs);
+        }
+    }
+    if (!rc && !rec)
+        rc = tapi_fetch_one(p->ta->w_table, &v, p->sys_id, &rec);
     json_t *doc = rec ? json_pack("{s:o}", "result", rec) : NULL;
     if (!rc && !(doc && (p->reply = json_dumps(doc, JSON_COMPACT))))
         rc = TB_ERR_NOMEM;
