@@ -229,8 +229,9 @@ bool tapi_check_role(tb_http_req *req, const auth_principal *who, const char *ro
                    "Field(s) present in the query do not have permission to be read");
     else
         tapi_error(req, 403, "Operation Failed",
-                   op == TAPI_WRITE ? "ACL Exception Update Failed due to security constraints"
-                                    : "ACL Exception Delete Failed due to security constraints");
+                   op == TAPI_DELETE                 ? "ACL Exception Delete Failed due to security constraints"
+                   : !strcmp(tapi_method(req), "POST") ? "ACL Exception Insert Failed due to security constraints"
+                                                     : "ACL Exception Update Failed due to security constraints");
     return false;
 }
 
