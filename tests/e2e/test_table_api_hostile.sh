@@ -161,6 +161,16 @@ seq 1 40 | xargs -P 20 -I{} curl -s -o /dev/null -w '%{http_code}\n' -u "alice:$
 expect_eq "40 parallel inserts: all 201" "$(sort -u "$WORK/codes" | tr '\n' ' ')" "201 "
 expect_eq "  40 distinct numbers" "$(sql "select count(distinct number) from incident where short_description like 'parallel %'")" 40
 
+# --- password guessing: 429 with Retry-After once the user name's limit is hit
+for i in $(seq 1 12); do
+  code=$(curl -s -o "$WORK/body" -D "$WORK/h" -w '%{http_code}' -u "victim:guess-number-$i" "$T/sys_user")
+done
+HTTP_BODY=$(cat "$WORK/body"); HTTP_STATUS=$code
+envelope "repeated wrong passwords" 429 "Too Many Requests"
+expect_match "  Retry-After" "$(tr -d '\r' <"$WORK/h")" $'Retry-After: [0-9]+\n'
+api GET "$T/sys_user?sysparm_limit=1"
+expect_eq "a verified user is not locked out" "$HTTP_STATUS" 200
+
 # --- the store is intact
 expect_eq "integrity check" "$(sql 'pragma integrity_check')" ok
 expect_eq "tables still there" "$(sql "select count(*) from sqlite_master where name in ('incident','sys_user','tb_account','sys_journal_field')")" 4
