@@ -24,6 +24,7 @@
 #define TAPI_QUERY_TIMEOUT_MS 10000
 #define TAPI_BASE_URL_MAX 300
 #define TAPI_LINK_MAX (16u * 1024)   /* a longer Link header is left out (MHD's header space) */
+#define TAPI_IGNORED_TEXT 160
 
 /* --- requests ------------------------------------------------------------ */
 
@@ -168,10 +169,12 @@ typedef struct tapi_fetch {
     size_t limit, offset;
     unsigned timeout_ms;
     size_t ignored;             /* out: parts of the query and fields left out */
-    char first_ignored[160];    /* out: the first of them, for the log */
+    char first_ignored[TAPI_IGNORED_TEXT]; /* out: the first of them, for the log */
 } tapi_fetch;
 
 tb_err tapi_fetch_rows(itsm_table *t, tapi_fetch *f, json_t **result, size_t *total);
+/* Counts n more ignored parts; first describes the first of them. */
+void tapi_note_ignored(tapi_fetch *f, size_t n, const char *first);
 /* One record by sys_id: TB_ERR_NOT_FOUND when absent. */
 tb_err tapi_fetch_one(itsm_table *t, const tapi_view *v, const char *sys_id, json_t **record);
 

@@ -151,9 +151,8 @@ void tapi_handle_list(tb_http_req *req, table_api *ta, tapi_version version, con
     size_t total = 0;
     e = tapi_fetch_rows(t, &fetch, &rows, p.no_count ? NULL : &total);
     snquery_free(q);
-    if (ignored_filters && !fetch.ignored++)
-        snprintf(fetch.first_ignored, sizeof fetch.first_ignored, "name-value filter on an unknown field");
-    log_ignored(req, table, fetch.ignored + (ignored_filters ? ignored_filters - 1 : 0), fetch.first_ignored);
+    tapi_note_ignored(&fetch, ignored_filters, "name-value filter on an unknown field");
+    log_ignored(req, table, fetch.ignored, fetch.first_ignored);
     if (e == TB_ERR_TOO_LARGE) {
         tapi_error(req, 400, "Invalid query", "the query is too large");
         return;

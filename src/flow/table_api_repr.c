@@ -446,13 +446,19 @@ static tb_err journal_texts(itsm_table *t, const char *table, itsm_record **recs
 
 /* --- queries --------------------------------------------------------------- */
 
+void tapi_note_ignored(tapi_fetch *f, size_t n, const char *first)
+{
+    if (n && f->ignored == 0)
+        snprintf(f->first_ignored, sizeof f->first_ignored, "%s", first);
+    f->ignored += n;
+}
+
 static void on_ignored(void *ctx, const snq_ignored *part)
 {
-    tapi_fetch *f = ctx;
-    if (f->ignored++ == 0) {
-        int n = part->len > 100 ? 100 : (int)part->len;
-        snprintf(f->first_ignored, sizeof f->first_ignored, "%.*s: %s", n, part->part, part->reason);
-    }
+    char text[TAPI_IGNORED_TEXT];
+    int n = part->len > 100 ? 100 : (int)part->len;
+    snprintf(text, sizeof text, "%.*s: %s", n, part->part, part->reason);
+    tapi_note_ignored(ctx, 1, text);
 }
 
 tb_err tapi_fetch_rows(itsm_table *t, tapi_fetch *f, json_t **result, size_t *total)
@@ -463,9 +469,7 @@ tb_err tapi_fetch_rows(itsm_table *t, tapi_fetch *f, json_t **result, size_t *to
     tb_err rc = tapi_fieldset_build(f->view, &fs, &ignored_fields);
     if (rc)
         return rc;
-    if (ignored_fields && !f->ignored++)
-        snprintf(f->first_ignored, sizeof f->first_ignored, "sysparm_fields: unknown field");
-    f->ignored += ignored_fields ? ignored_fields - 1 : 0;
+    tapi_note_ignored(f, ignored_fields, "sysparm_fields: unknown field");
     itsm_table_query req = {
         .table = f->view->table, .q = f->q, .fields = (const char *const *)fs.query_fields,
         .limit = f->limit, .offset = f->offset, .timeout_ms = f->timeout_ms,
