@@ -18,11 +18,12 @@
 #include "flow/session_key_http.h"
 #include "flow/session_pull.h"
 #include "flow/tickets_api.h"
+#include "flow/table_api.h"
 #include "itsm/itsm.h"
 #include "http/client.h"
 #include "store/store.h"
 
-#define MAX_GATEWAY_ROUTES 32
+#define MAX_GATEWAY_ROUTES 48
 #define READYZ_TIMEOUT_MS 2000
 #define STOP_DRAIN_MS 10000
 /* WAL checkpoints (flow/checkpointer.h): how often, and the size past which
@@ -42,6 +43,7 @@ struct tb_gateway {
     api_pra *api_pra;
     session_key_http *session_key;
     tickets_api tickets;            /* contexts of /api/tb/v1/tickets/{number}/... */
+    table_api *table_api;
     auth *auth;
     tb_route routes[MAX_GATEWAY_ROUTES];
 };
@@ -226,6 +228,11 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
         goto fail;
     }
     g->tickets.session_key = g->session_key;
+    table_api_opts to = {.db_path = cfg->database, .writer = g->intake.writer, .https = cfg->tls_cert[0] != 0};
+    if ((e = table_api_new(&to, &g->table_api))) {
+        snprintf(err, errsz, "cannot set up the Table API (%s)", tb_strerror(e));
+        goto fail;
+    }
     if (cfg->tls_cert[0]) {
         if (!(cert = read_file(cfg->tls_cert, err, errsz)) || !(key = read_file(cfg->tls_key, err, errsz))) {
             e = TB_ERR_CONFIG;
@@ -242,6 +249,8 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
     n += api_pra_routes(g->api_pra, &g->routes[n]);
     g->routes[n++] = (tb_route){API_ME_PATH, TB_M_GET, 0, api_me_handle, "api_me", false, false, NULL};
     g->routes[n++] = tickets_api_route(&g->tickets);
+    for (const tb_route *r = table_api_routes(g->table_api); r->path; r++)
+        g->routes[n++] = *r;
     g->routes[n] = (tb_route){0};
     tb_http_options ho = {
         .listen_address = cfg->listen_address,
@@ -272,6 +281,7 @@ fail:
     approval_http_free(g->approval);
     api_pra_free(g->api_pra);
     session_key_http_free(g->session_key);
+    table_api_free(g->table_api);
     import_ctx_free(g->import);
     writer_stop(g->intake.writer);
     checkpointer_stop(g->wal);
@@ -331,6 +341,7 @@ void gateway_stop(tb_gateway *g)
     writer_run_sync(g->intake.writer, WRITE_PING, 0);
     approval_http_free(g->approval);
     api_pra_free(g->api_pra);
+    table_api_free(g->table_api);
     writer_stop(g->intake.writer);
     checkpointer_stop(g->wal);
     appliance_cache_close(g->intake.appliances);

@@ -236,6 +236,13 @@ tb_err itsm_add_journal(itsm *h, const char *table, const char *sys_id, const ch
 tb_err itsm_attach(itsm *h, const char *table, const char *sys_id, const char *file_name,
                    const char *content_type, const void *data, size_t len, itsm_record **out)
 {
+    return itsm_attach_by(h, table, sys_id, file_name, content_type, data, len, NULL, out);
+}
+
+tb_err itsm_attach_by(itsm *h, const char *table, const char *sys_id, const char *file_name,
+                      const char *content_type, const void *data, size_t len, const char *author,
+                      itsm_record **out)
+{
     if (out)
         *out = NULL;
     tb_err rc = check_target(h, table, sys_id);
@@ -243,11 +250,22 @@ tb_err itsm_attach(itsm *h, const char *table, const char *sys_id, const char *f
         return rc;
     if (!file_name || !*file_name || (len && !data))
         return TB_ERR_INVALID;
-    if ((rc = check_value(file_name, 255, 0)) || (rc = check_value(content_type, 255, 1)))
+    if ((rc = check_value(file_name, 255, 0)) || (rc = check_value(content_type, 255, 1)) ||
+        (rc = check_value(author, ITSM_MAX_NAME, 1)))
         return rc;
     if (len > ITSM_MAX_ATTACHMENT)
         return TB_ERR_TOO_LARGE;
+    if (h->ops->attach_by)
+        return h->ops->attach_by(h, table, sys_id, file_name, content_type, data, len, author, out);
     return h->ops->attach(h, table, sys_id, file_name, content_type, data, len, out);
+}
+
+tb_err itsm_remove(itsm *h, const char *table, const char *sys_id)
+{
+    tb_err rc = check_target(h, table, sys_id);
+    if (rc)
+        return rc;
+    return h->ops->remove ? h->ops->remove(h, table, sys_id) : TB_ERR_DISABLED;
 }
 
 void itsm_close(itsm *h)

@@ -67,6 +67,16 @@ struct itsm_ops {
     tb_err (*attach)(itsm *, const char *table, const char *sys_id, const char *file_name,
                      const char *content_type, const void *data, size_t len, itsm_record **out);
     void (*close)(itsm *);
+    /* Optional operations (NULL: the front end answers TB_ERR_DISABLED, or
+     * for attach_by falls back to attach). */
+    /* Deletes a record with its journal entries and attachments, or the
+     * attachment itself for table sys_attachment. TB_ERR_NOT_FOUND when it
+     * does not exist. */
+    tb_err (*remove)(itsm *, const char *table, const char *sys_id);
+    /* attach, with the user who attaches as sys_created_by (NULL: system). */
+    tb_err (*attach_by)(itsm *, const char *table, const char *sys_id, const char *file_name,
+                        const char *content_type, const void *data, size_t len, const char *author,
+                        itsm_record **out);
 };
 
 struct itsm {
@@ -84,6 +94,10 @@ tb_err itsm_add_journal(itsm *, const char *table, const char *sys_id, const cha
                         const char *text, const char *author);
 tb_err itsm_attach(itsm *, const char *table, const char *sys_id, const char *file_name,
                    const char *content_type, const void *data, size_t len, itsm_record **out);
+tb_err itsm_attach_by(itsm *, const char *table, const char *sys_id, const char *file_name,
+                      const char *content_type, const void *data, size_t len, const char *author,
+                      itsm_record **out);
+tb_err itsm_remove(itsm *, const char *table, const char *sys_id);
 void itsm_close(itsm *);
 
 const char *itsm_record_get(const itsm_record *r, const char *field); /* NULL if absent */

@@ -631,9 +631,9 @@ static tb_err emb_add_journal(itsm *h, const char *table, const char *sys_id,
     return finish(e, rc);
 }
 
-static tb_err emb_attach(itsm *h, const char *table, const char *sys_id, const char *file_name,
-                         const char *content_type, const void *data, size_t len,
-                         itsm_record **out)
+static tb_err emb_attach_by(itsm *h, const char *table, const char *sys_id,
+                            const char *file_name, const char *content_type, const void *data,
+                            size_t len, const char *author, itsm_record **out)
 {
     emb *e = E(h);
     if (!table_of(e, table))
@@ -657,12 +657,14 @@ static tb_err emb_attach(itsm *h, const char *table, const char *sys_id, const c
         rc = prepare(e,
                      "INSERT INTO sys_attachment (sys_id, sys_created_on, sys_updated_on,"
                      " table_name, table_sys_id, file_name, content_type, size_bytes, hash,"
-                     " content) VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", &st);
+                     " content, sys_created_by, sys_updated_by)"
+                     " VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)", &st);
     if (!rc) {
         const char *v[] = {id, now, table, sys_id, file_name, content_type, size, hex};
         for (int i = 0; i < 8; i++)
             if (v[i])
                 sqlite3_bind_text(st, i + 1, v[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 10, author && *author ? author : "system", -1, SQLITE_STATIC);
         if (len)
             sqlite3_bind_blob(st, 9, data, (int)len, SQLITE_STATIC);
         else
@@ -678,6 +680,59 @@ static tb_err emb_attach(itsm *h, const char *table, const char *sys_id, const c
         *out = NULL;
     }
     return rc;
+}
+
+static tb_err emb_attach(itsm *h, const char *table, const char *sys_id, const char *file_name,
+                         const char *content_type, const void *data, size_t len,
+                         itsm_record **out)
+{
+    return emb_attach_by(h, table, sys_id, file_name, content_type, data, len, NULL, out);
+}
+
+/* --- delete ------------------------------------------------------------- */
+
+/* Runs a DELETE whose ?1 is a sys_id and ?2 (if used) a table name; the
+ * number of rows it removed goes to *changes. */
+static tb_err delete_where(emb *e, const char *sql, const char *sys_id, const char *table,
+                           int *changes)
+{
+    sqlite3_stmt *st = NULL;
+    tb_err rc = prepare(e, sql, &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, sys_id, -1, SQLITE_STATIC);
+    if (sqlite3_bind_parameter_count(st) > 1)
+        sqlite3_bind_text(st, 2, table, -1, SQLITE_STATIC);
+    rc = step_done(st);
+    if (!rc && changes)
+        *changes = sqlite3_changes(e->db);
+    done_stmt(e, st);
+    return rc;
+}
+
+/* A record goes with what hangs off it (ServiceNow's cascade delete of
+ * attachments; journal entries have no meaning without their record). */
+static tb_err emb_remove(itsm *h, const char *table, const char *sys_id)
+{
+    emb *e = E(h);
+    if (!table_of(e, table))
+        return TB_ERR_INVALID;
+    char sql[160];
+    snprintf(sql, sizeof sql, "DELETE FROM \"%s\" WHERE sys_id = ?1", table);
+    tb_err rc = begin(e);
+    if (rc)
+        return rc;
+    int n = 0;
+    rc = delete_where(e, sql, sys_id, table, &n);
+    if (!rc && n == 0)
+        rc = TB_ERR_NOT_FOUND;
+    if (!rc && strcmp(table, "sys_attachment") != 0)
+        rc = delete_where(e, "DELETE FROM sys_attachment WHERE table_sys_id = ?1 AND table_name = ?2",
+                          sys_id, table, NULL);
+    if (!rc && strcmp(table, "sys_journal_field") != 0)
+        rc = delete_where(e, "DELETE FROM sys_journal_field WHERE element_id = ?1 AND name = ?2",
+                          sys_id, table, NULL);
+    return finish(e, rc);
 }
 
 /* --- open / close ------------------------------------------------------- */
@@ -757,6 +812,8 @@ static const struct itsm_ops embedded_ops = {
     .add_journal = emb_add_journal,
     .attach = emb_attach,
     .close = emb_close,
+    .remove = emb_remove,
+    .attach_by = emb_attach_by,
 };
 
 static const char *const all_tables[] = {

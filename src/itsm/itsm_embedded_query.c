@@ -545,3 +545,35 @@ tb_err itsm_table_explain(itsm_table *t, const itsm_table_query *req, tb_buf *pl
     snq_sql_free(&s);
     return rc;
 }
+
+tb_err itsm_table_attachment_content(itsm_table *t, const char *sys_id, void **data, size_t *len)
+{
+    if (!data || !len)
+        return TB_ERR_INVALID;
+    *data = NULL;
+    *len = 0;
+    if (!t || !sys_id)
+        return TB_ERR_INVALID;
+    sqlite3_stmt *st;
+    tb_err rc = prepare(t->db, "SELECT content FROM sys_attachment WHERE sys_id = ?1", &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, sys_id, -1, SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        const void *b = sqlite3_column_blob(st, 0);
+        size_t n = (size_t)sqlite3_column_bytes(st, 0);
+        if (n && b) {
+            if ((*data = malloc(n))) {
+                memcpy(*data, b, n);
+                *len = n;
+            } else {
+                rc = TB_ERR_NOMEM;
+            }
+        }
+    } else {
+        rc = src == SQLITE_DONE ? TB_ERR_NOT_FOUND : emb_err(src);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}

@@ -51,6 +51,11 @@ typedef struct itsm_table_query {
 tb_err itsm_embedded_table_query(itsm_table *t, const itsm_table_query *req,
                                  itsm_record ***out, size_t *n, size_t *total);
 
+/* The bytes of attachment sys_id (sys_attachment.content, which the
+ * catalogue leaves out). *data is malloc'd and the caller's (NULL when the
+ * file is empty). TB_ERR_NOT_FOUND: no such attachment. */
+tb_err itsm_table_attachment_content(itsm_table *t, const char *sys_id, void **data, size_t *len);
+
 /* SQLite's EXPLAIN QUERY PLAN for req, one line per plan step, into plan
  * (for tests and for diagnosing slow queries). */
 tb_err itsm_table_explain(itsm_table *t, const itsm_table_query *req, tb_buf *plan);
