@@ -12,6 +12,8 @@
 #include "flow/api_me.h"
 #include "flow/api_pra.h"
 #include "flow/checkpointer.h"
+#include "flow/csm.h"
+#include "flow/csm_http.h"
 #include "flow/import.h"
 #include "flow/intake.h"
 #include "flow/reconcile.h"
@@ -38,6 +40,8 @@ struct tb_gateway {
     approval_http *approval;
     api_pra *api_pra;
     auth *auth;
+    csm *csm;
+    csm_http *csm_http;
     tb_route routes[MAX_GATEWAY_ROUTES];
 };
 
@@ -200,9 +204,11 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
     }
     import_opts io = {.db_path = cfg->database, .appliances = g->intake.appliances, .writer = g->intake.writer};
     workers_opts wo = {.threads = cfg->workers};
+    csm_opts co = {.db_path = cfg->database, .appliances = g->intake.appliances, .writer = g->intake.writer};
     if ((e = import_ctx_new(&io, &g->import)) || (e = workers_new(g->intake.writer, &wo, &g->intake.jobs)) ||
         (e = workers_register(g->intake.jobs, IMPORT_JOB_KIND, import_job, g->import)) ||
         (e = workers_register(g->intake.jobs, RECONCILE_JOB_KIND, reconcile_job, g->import)) ||
+        (e = csm_new(&co, &g->csm)) || (e = workers_register(g->intake.jobs, CSM_JOB_KIND, csm_job, g->csm)) ||
         (e = workers_start(g->intake.jobs))) {
         snprintf(err, errsz, "cannot start the job workers (%s)", tb_strerror(e));
         goto fail;
@@ -210,7 +216,8 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
     approval_http_opts ao = {.db_path = cfg->database, .writer = g->intake.writer,
                              .appliances = g->intake.appliances};
     if ((e = approval_http_new(&ao, &g->approval)) ||
-        (e = api_pra_new(cfg->database, g->intake.appliances, &g->api_pra))) {
+        (e = api_pra_new(cfg->database, g->intake.appliances, &g->api_pra)) ||
+        (e = csm_http_new(&(csm_http_opts){.csm = g->csm, .ticket_store = cfg->ticket_store}, &g->csm_http))) {
         snprintf(err, errsz, "cannot set up the approval endpoint (%s)", tb_strerror(e));
         goto fail;
     }
@@ -229,6 +236,7 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
     g->routes[n++] = approval_http_route(g->approval);
     n += api_pra_routes(g->api_pra, &g->routes[n]);
     g->routes[n++] = (tb_route){API_ME_PATH, TB_M_GET, 0, api_me_handle, "api_me", false, false, NULL};
+    n += csm_http_routes(g->csm_http, &g->routes[n]);
     g->routes[n] = (tb_route){0};
     tb_http_options ho = {
         .listen_address = cfg->listen_address,
@@ -258,6 +266,8 @@ fail:
     workers_stop(g->intake.jobs);
     approval_http_free(g->approval);
     api_pra_free(g->api_pra);
+    csm_http_free(g->csm_http);
+    csm_free(g->csm);
     import_ctx_free(g->import);
     writer_stop(g->intake.writer);
     checkpointer_stop(g->wal);
@@ -312,6 +322,8 @@ void gateway_stop(tb_gateway *g)
     writer_run_sync(g->intake.writer, WRITE_PING, 0);
     approval_http_free(g->approval);
     api_pra_free(g->api_pra);
+    csm_http_free(g->csm_http);
+    csm_free(g->csm);
     writer_stop(g->intake.writer);
     checkpointer_stop(g->wal);
     appliance_cache_close(g->intake.appliances);
