@@ -31,6 +31,9 @@ static const struct {
     {"approvals", cli_approvals, "list recorded change-management decisions (PRA Jump ticket system)"},
     {"approval", cli_approval, "fields|states|check: request field names, active states, a dry run"},
     {"jump", cli_jump, "the Jump to Configuration Item link (client-script URL, BRCS) for a task or CI"},
+    {"csm", cli_csm, "config|cases|log: automatic case creation (CSM) of an appliance"},
+    {"mapping", cli_mapping, "list|add|remove the field mappings of auto-created cases"},
+    {"case-fields", cli_case_fields, "update|list the BeyondTrust session fields a mapping can copy"},
     {"parse-report", cli_parse_report, "print a session report file as normalized JSON, without storing it"},
 };
 
