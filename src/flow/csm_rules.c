@@ -245,7 +245,7 @@ static tb_err apply(csm_case_fields *f, const tb_csm_mapping *m, const bt_case_v
             return TB_OK;
         }
         if (matches > 1)
-            warn(f, "%s: %zu %s records have %s = '%.100s'; the first was used", m->case_field, matches,
+            warn(f, "%s: more than one %s record has %s = '%.100s'; the first was used", m->case_field,
                  m->lookup_table, m->lookup_field, key);
         return fits(f, cols, m, found) ? set_field(f, m->case_field, found) : TB_OK;
     }
