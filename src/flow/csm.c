@@ -311,7 +311,7 @@ struct create_arg {
     /* out */
     bool existed;
     bool fallback;                  /* the store refused the mapped fields */
-    char sys_id[ITSM_SYS_ID_LEN + 1], number[64], warnings[1024];
+    char sys_id[ITSM_SYS_ID_LEN + 1], number[64], warnings[CSM_WARNINGS_MAX + 256];
     int64_t attribute_set_at;
 };
 

@@ -79,7 +79,7 @@ typedef struct csm_result {
     csm_result_kind kind;
     char case_sys_id[ITSM_SYS_ID_LEN + 1];
     char case_number[64];
-    char detail[1024];              /* skip reason, or the mapping warnings */
+    char detail[4608];              /* skip reason, or the mapping warnings */
     bool attribute_set;             /* snow_case_id is on the live session */
     tb_err attribute_rc;            /* why not, when it is not */
     char attribute_error[300];
