@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/log.h"
 #include "core/roles.h"
 #include "flow/gateway.h"
 #include "http/html.h"
