@@ -34,6 +34,9 @@ static const struct {
     {"session-key", cli_session_key, "generate a Remote Support session key from a ticket: NUMBER --as USER"},
     {"session-keys", cli_session_keys, "list remembered session keys and their state [--ticket NUMBER]"},
     {"rs", cli_rs, "config show|set: Remote Support integration properties; pull: pull pending sessions now"},
+    {"csm", cli_csm, "config|cases|log: automatic case creation (CSM) of an appliance"},
+    {"mapping", cli_mapping, "list|add|remove the field mappings of auto-created cases"},
+    {"case-fields", cli_case_fields, "update|list the BeyondTrust session fields a mapping can copy"},
     {"parse-report", cli_parse_report, "print a session report file as normalized JSON, without storing it"},
 };
 

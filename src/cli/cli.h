@@ -33,6 +33,9 @@ int cli_jump(tb_cli *, int argc, char **argv);
 int cli_session_key(tb_cli *, int argc, char **argv);
 int cli_session_keys(tb_cli *, int argc, char **argv);
 int cli_rs(tb_cli *, int argc, char **argv);
+int cli_csm(tb_cli *, int argc, char **argv);
+int cli_mapping(tb_cli *, int argc, char **argv);
+int cli_case_fields(tb_cli *, int argc, char **argv);
 
 /* Shared helpers for commands (cli_util.c, cli_secret_file.c). */
 int cli_usage_error(const char *usage_line);      /* prints "usage: ...", returns 2 */

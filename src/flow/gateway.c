@@ -12,6 +12,8 @@
 #include "flow/api_me.h"
 #include "flow/api_pra.h"
 #include "flow/checkpointer.h"
+#include "flow/csm.h"
+#include "flow/csm_http.h"
 #include "flow/import.h"
 #include "flow/intake.h"
 #include "flow/reconcile.h"
@@ -23,6 +25,7 @@
 #include "http/client.h"
 #include "store/store.h"
 
+/* Every route the gateway serves (27 now) plus room to grow; raise it with new routes. */
 #define MAX_GATEWAY_ROUTES 48
 #define READYZ_TIMEOUT_MS 2000
 #define STOP_DRAIN_MS 10000
@@ -45,6 +48,8 @@ struct tb_gateway {
     tickets_api tickets;            /* contexts of /api/tb/v1/tickets/{number}/... */
     table_api *table_api;
     auth *auth;
+    csm *csm;
+    csm_http *csm_http;
     tb_route routes[MAX_GATEWAY_ROUTES];
 };
 
@@ -207,10 +212,12 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
     }
     import_opts io = {.db_path = cfg->database, .appliances = g->intake.appliances, .writer = g->intake.writer};
     workers_opts wo = {.threads = cfg->workers};
+    csm_opts co = {.db_path = cfg->database, .appliances = g->intake.appliances, .writer = g->intake.writer};
     if ((e = import_ctx_new(&io, &g->import)) || (e = workers_new(g->intake.writer, &wo, &g->intake.jobs)) ||
         (e = workers_register(g->intake.jobs, IMPORT_JOB_KIND, import_job, g->import)) ||
         (e = workers_register(g->intake.jobs, RECONCILE_JOB_KIND, reconcile_job, g->import)) ||
         (e = workers_register(g->intake.jobs, SESSION_KEY_PULL_JOB_KIND, session_pull_job, g->import)) ||
+        (e = csm_new(&co, &g->csm)) || (e = workers_register(g->intake.jobs, CSM_JOB_KIND, csm_job, g->csm)) ||
         (e = workers_start(g->intake.jobs))) {
         snprintf(err, errsz, "cannot start the job workers (%s)", tb_strerror(e));
         goto fail;
@@ -218,7 +225,8 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
     approval_http_opts ao = {.db_path = cfg->database, .writer = g->intake.writer,
                              .appliances = g->intake.appliances};
     if ((e = approval_http_new(&ao, &g->approval)) ||
-        (e = api_pra_new(cfg->database, g->intake.appliances, &g->api_pra))) {
+        (e = api_pra_new(cfg->database, g->intake.appliances, &g->api_pra)) ||
+        (e = csm_http_new(&(csm_http_opts){.csm = g->csm, .ticket_store = cfg->ticket_store}, &g->csm_http))) {
         snprintf(err, errsz, "cannot set up the approval endpoint (%s)", tb_strerror(e));
         goto fail;
     }
@@ -251,6 +259,7 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
     g->routes[n++] = tickets_api_route(&g->tickets);
     for (const tb_route *r = table_api_routes(g->table_api); r->path; r++)
         g->routes[n++] = *r;
+    n += csm_http_routes(g->csm_http, &g->routes[n]);
     g->routes[n] = (tb_route){0};
     tb_http_options ho = {
         .listen_address = cfg->listen_address,
@@ -282,6 +291,8 @@ fail:
     api_pra_free(g->api_pra);
     session_key_http_free(g->session_key);
     table_api_free(g->table_api);
+    csm_http_free(g->csm_http);
+    csm_free(g->csm);
     import_ctx_free(g->import);
     writer_stop(g->intake.writer);
     checkpointer_stop(g->wal);
@@ -342,6 +353,8 @@ void gateway_stop(tb_gateway *g)
     approval_http_free(g->approval);
     api_pra_free(g->api_pra);
     table_api_free(g->table_api);
+    csm_http_free(g->csm_http);
+    csm_free(g->csm);
     writer_stop(g->intake.writer);
     checkpointer_stop(g->wal);
     appliance_cache_close(g->intake.appliances);

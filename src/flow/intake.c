@@ -289,7 +289,16 @@ void intake_handle(tb_http_req *req)
     r->appliance_id = a->id;
     r->http_status = 200;
     r->received_ms = tb_now_ms();
-    if (case_route) {
+    const char *auto_create = case_route ? tb_http_query(req, "auto_create") : NULL;
+    if (case_route && auto_create && strcmp(auto_create, "true") && strcmp(auto_create, "1")) {
+        /* The recipient's URL opts out of case creation (seed 003 gives
+         * it ?auto_create=true); the event is kept, nothing is queued. */
+        r->status = INCOMING_IGNORED;
+        r->job_kind = NULL;
+        snprintf(detail, sizeof detail, "auto_create=%.32s on the recipient URL: no case is created", auto_create);
+        iw->reason = strdup(detail);
+        r->reason = iw->reason;
+    } else if (case_route) {
         r->status = INCOMING_ACCEPTED;
         r->job_kind = JOB_CASE_EVENT;
     } else if (bt_event_ends_session(event)) {

@@ -293,6 +293,37 @@ static const char *const migrations[] = {
     "CREATE INDEX tb_session_key_state ON tb_session_key(state, appliance_id);"
     "CREATE INDEX tb_session_key_task ON tb_session_key(task_number);"
     "CREATE INDEX tb_session_key_lsid ON tb_session_key(lsid) WHERE lsid IS NOT NULL;",
+    /* 6 → 7: CSM case creation (seed 003): auto-create settings per
+     * appliance (outbound event and custom links exclusive), field mappings,
+     * the BeyondTrust case-field catalogue, one case per session, and the
+     * record of every case decision */
+    "CREATE TABLE tb_csm_config("
+    "  appliance_id INTEGER PRIMARY KEY REFERENCES tb_appliance(id) ON DELETE CASCADE,"
+    "  auto_create INTEGER NOT NULL DEFAULT 0, outbound_event INTEGER NOT NULL DEFAULT 0,"
+    "  custom_links INTEGER NOT NULL DEFAULT 0, attended INTEGER NOT NULL DEFAULT 1,"
+    "  unattended INTEGER NOT NULL DEFAULT 1, click_to_chat INTEGER NOT NULL DEFAULT 0,"
+    "  portals TEXT NOT NULL DEFAULT '', required_fields TEXT NOT NULL DEFAULT '',"
+    "  updated_at INTEGER NOT NULL, CHECK(NOT (outbound_event AND custom_links)));"
+    "CREATE TABLE tb_csm_mapping("
+    "  id INTEGER PRIMARY KEY,"
+    "  appliance_id INTEGER NOT NULL REFERENCES tb_appliance(id) ON DELETE CASCADE,"
+    "  kind TEXT NOT NULL CHECK(kind IN ('static','dynamic','lookup','dynamic_lookup')),"
+    "  label TEXT NOT NULL DEFAULT '', case_field TEXT NOT NULL, value TEXT NOT NULL DEFAULT '',"
+    "  bt_field TEXT NOT NULL DEFAULT '', lookup_table TEXT NOT NULL DEFAULT '',"
+    "  lookup_field TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL,"
+    "  UNIQUE(appliance_id, case_field));"
+    "CREATE TABLE tb_case_field(name TEXT PRIMARY KEY, label TEXT NOT NULL, added_at INTEGER NOT NULL);"
+    "CREATE TABLE tb_csm_case("
+    "  appliance_id INTEGER NOT NULL REFERENCES tb_appliance(id) ON DELETE CASCADE,"
+    "  lsid TEXT NOT NULL, case_sys_id TEXT NOT NULL, case_number TEXT NOT NULL,"
+    "  origin TEXT NOT NULL, rep_username TEXT NOT NULL DEFAULT '', warnings TEXT NOT NULL DEFAULT '',"
+    "  attribute_set_at INTEGER, created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY(appliance_id, lsid));"
+    "CREATE TABLE tb_csm_log("
+    "  id INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
+    "  appliance_id INTEGER REFERENCES tb_appliance(id) ON DELETE SET NULL,"
+    "  lsid TEXT NOT NULL, origin TEXT NOT NULL, outcome TEXT NOT NULL,"
+    "  case_number TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '');",
 };
 
 static tb_err schema_version(tb_store *st, int *out)

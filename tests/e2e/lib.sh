@@ -74,6 +74,10 @@ tb_stop() {
   kill -TERM "$TB_PID"
   TB_EXIT=0
   wait "$TB_PID" || TB_EXIT=$?
+  # Reaped: its pid may be reused by another process, which cleanup must not kill.
+  local keep=() p
+  for p in "${PIDS[@]}"; do [ "$p" != "$TB_PID" ] && keep+=("$p"); done
+  PIDS=("${keep[@]}")
 }
 
 btsim_start() {

@@ -182,7 +182,11 @@ TOKEN2=$(tb token create viewer --name t 2>/dev/null)
 expect_eq "second token works" "$(code -H "Authorization: Bearer $TOKEN2" "$ME")" 200
 tb user remove viewer >/dev/null
 within 2000 401 -u "viewer:$VIEWER_PW" "$ME" && ok "removed user: 401 within 2 s" || not_ok "removed user: 401 within 2 s"
-expect_eq "its token went with it" "$(code -H "Authorization: Bearer $TOKEN2" "$ME")" 401
+# The Basic check above may have missed the cache (an earlier change retired
+# it) while the token's entry is still current: both must be refused within
+# the same bound, not at the same instant.
+within 2000 401 -H "Authorization: Bearer $TOKEN2" "$ME" && ok "its token went with it (401 within 2 s)" ||
+  not_ok "its token went with it (401 within 2 s)"
 TOKEN3=$(tb token create pmc_webhook_user --name soon --expires-days 1 2>/dev/null)
 expect_eq "token with an expiry works" "$(code -H "Authorization: Bearer $TOKEN3" "$ME")" 200
 sql_write "update tb_api_token set expires_at = strftime('%s','now') - 1 where name = 'soon'" >/dev/null

@@ -54,6 +54,8 @@ static inline int test_schema_downgrade(sqlite3 *db, int version)
               "ALTER TABLE tb_appliance DROP COLUMN approval_record_type;"
               "ALTER TABLE tb_appliance DROP COLUMN approval_timeout_ms;",
         [6] = "DROP TABLE tb_session_key; DROP TABLE tb_rs_settings;",
+        [7] = "DROP TABLE tb_csm_config; DROP TABLE tb_csm_mapping; DROP TABLE tb_case_field;"
+              "DROP TABLE tb_csm_case; DROP TABLE tb_csm_log;",
     };
     const int latest = (int)(sizeof undo / sizeof *undo) - 1;
     for (int v = latest; v > version; v--) {
