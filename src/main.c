@@ -31,6 +31,8 @@ static const struct {
     {"approvals", cli_approvals, "list recorded change-management decisions (PRA Jump ticket system)"},
     {"approval", cli_approval, "fields|states|check: request field names, active states, a dry run"},
     {"jump", cli_jump, "the Jump to Configuration Item link (client-script URL, BRCS) for a task or CI"},
+    {"epm", cli_epm, "config show|set, init, test: the EPM configuration record Default"},
+    {"jit", cli_jit, "list|show|approve|deny EPM just-in-time access requests"},
     {"parse-report", cli_parse_report, "print a session report file as normalized JSON, without storing it"},
 };
 

@@ -30,6 +30,8 @@ int cli_override(tb_cli *, int argc, char **argv);
 int cli_approvals(tb_cli *, int argc, char **argv);
 int cli_approval(tb_cli *, int argc, char **argv);
 int cli_jump(tb_cli *, int argc, char **argv);
+int cli_epm(tb_cli *, int argc, char **argv);
+int cli_jit(tb_cli *, int argc, char **argv);
 
 /* Shared helpers for commands (cli_util.c, cli_secret_file.c). */
 int cli_usage_error(const char *usage_line);      /* prints "usage: ...", returns 2 */

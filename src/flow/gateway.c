@@ -10,6 +10,7 @@
 #include "core/secret.h"
 #include "flow/approval_http.h"
 #include "flow/api_me.h"
+#include "flow/epm.h"
 #include "flow/import.h"
 #include "flow/intake.h"
 #include "flow/reconcile.h"
@@ -29,6 +30,7 @@ struct tb_gateway {
     tb_store *checkpointer;         /* main thread only (gateway_tick) */
     import_ctx *import;
     approval_http *approval;
+    epm *epm;
     auth *auth;
     tb_route routes[MAX_GATEWAY_ROUTES];
 };
@@ -168,9 +170,12 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
         goto fail;
     }
     e = appliance_cache_open(cfg->database, &skey, &g->intake.appliances);
+    tb_err epm_e = e ? TB_OK : epm_new(cfg->database, &skey, &g->epm);
     tb_secret_key_wipe(&skey);
-    if (e) {
-        snprintf(err, errsz, "cannot load appliance records (%s)", tb_strerror(e));
+    if (e || epm_e) {
+        snprintf(err, errsz, "cannot load %s (%s)", e ? "appliance records" : "the EPM configuration",
+                 tb_strerror(e ? e : epm_e));
+        e = e ? e : epm_e;
         goto fail;
     }
     if ((e = auth_open(cfg->database, &g->auth))) {
@@ -191,6 +196,7 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
     if ((e = import_ctx_new(&io, &g->import)) || (e = workers_new(g->intake.writer, &wo, &g->intake.jobs)) ||
         (e = workers_register(g->intake.jobs, IMPORT_JOB_KIND, import_job, g->import)) ||
         (e = workers_register(g->intake.jobs, RECONCILE_JOB_KIND, reconcile_job, g->import)) ||
+        (e = epm_attach(g->epm, g->intake.writer, g->intake.jobs)) ||
         (e = workers_start(g->intake.jobs))) {
         snprintf(err, errsz, "cannot start the job workers (%s)", tb_strerror(e));
         goto fail;
@@ -215,6 +221,8 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
         g->routes[n++] = *r;
     g->routes[n++] = approval_http_route(g->approval);
     g->routes[n++] = (tb_route){API_ME_PATH, TB_M_GET, 0, api_me_handle, "api_me", false, false, NULL};
+    g->routes[n++] = epm_webhook_route(g->epm);
+    g->routes[n++] = epm_api_route(g->epm);
     g->routes[n] = (tb_route){0};
     tb_http_options ho = {
         .listen_address = cfg->listen_address,
@@ -243,6 +251,7 @@ fail:
     free(key);
     workers_stop(g->intake.jobs);
     approval_http_free(g->approval);
+    epm_free(g->epm);
     import_ctx_free(g->import);
     writer_stop(g->intake.writer);
     appliance_cache_close(g->intake.appliances);
@@ -264,6 +273,7 @@ void gateway_tick(tb_gateway *g)
     tb_err e = appliance_cache_refresh(g->intake.appliances);
     if (e)
         TB_LOGE("appliance records not reloaded", "err=\"%s\"", tb_strerror(e));
+    epm_tick(g->epm);
     int64_t polls = 0;
     if ((e = reconcile_schedule(g->intake.writer, &polls)))
         TB_LOGW("reconciler polls not scheduled", "err=\"%s\"", tb_strerror(e));
@@ -297,6 +307,7 @@ void gateway_stop(tb_gateway *g)
      * handler runs any more), then close it while that connection is open. */
     writer_run_sync(g->intake.writer, WRITE_PING, 0);
     approval_http_free(g->approval);
+    epm_free(g->epm);
     writer_stop(g->intake.writer);
     appliance_cache_close(g->intake.appliances);
     auth_close(g->auth);

@@ -53,6 +53,7 @@ static inline int test_schema_downgrade(sqlite3 *db, int version)
               "ALTER TABLE tb_appliance DROP COLUMN override_change_management;"
               "ALTER TABLE tb_appliance DROP COLUMN approval_record_type;"
               "ALTER TABLE tb_appliance DROP COLUMN approval_timeout_ms;",
+        [6] = "DROP TABLE tb_jit_decision; DROP TABLE tb_jit_request; DROP TABLE tb_epm_config;",
     };
     const int latest = (int)(sizeof undo / sizeof *undo) - 1;
     for (int v = latest; v > version; v--) {
