@@ -87,7 +87,10 @@ tb_err jit_decide(tb_store *st, itsm *tickets, const epm_settings *s, const jit_
     char *body = NULL, *note = NULL;
     itsm_record *t = NULL;
     if (r.final) {
-        refuse(out, 409, EPM_MSG_FINAL, r.epm_decision[0] ? r.epm_decision : "");
+        char d[160] = "";
+        if (r.epm_decision[0])
+            snprintf(d, sizeof d, "EPM's decision: %.100s", r.epm_decision);
+        refuse(out, 409, EPM_MSG_FINAL, d);
         goto out;
     }
     if (!strcmp(r.decision_state, "pending")) {
