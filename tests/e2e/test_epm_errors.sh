@@ -233,6 +233,13 @@ expect_eq "epm test after the fix" "$(tb epm test 2>/dev/null)" "Connection OK"
 tb jobs retry --failed >/dev/null
 wait_until 15 is_state "$R5" accepted/final && ok "sent after the fix and 'jobs retry'" || not_ok "not sent after the fix"
 expect_eq "  exactly the expected JSON" "$(last_decision)" "$(expected_body application "$R5" Approved 10800 r)"
+post_json "$EPM_CTL/_epmsim/config" '{"invalid_client_status":400}'
+printf 'wrong-again\n' >"$WORK/wrong2"
+tb epm config set --client-secret-file "$WORK/wrong2" >/dev/null 2>&1
+out=$(tb epm test 2>&1)
+expect_match "epm test: 400 invalid_client is a refusal too" "$out" "Connection failed: EPM refused the client id/secret"
+tb epm config set --client-secret-file "$WORK/secret" >/dev/null 2>&1
+post_json "$EPM_CTL/_epmsim/config" '{"invalid_client_status":401}'
 http POST "$EPM_CTL/_epmsim/faults" "${JSONH[@]}" --data-binary '{"action":"down","for_ms":1500}'
 out=$(tb epm test 2>&1); rc=$?
 expect_eq "epm test with EPM down: exit 1" "$rc" 1
@@ -268,6 +275,16 @@ wait_until 10 update_retried && ok "early update: queued again" || not_ok "early
 expect_match "  saying why" "$(sql "select last_error from tb_job where kind = 'jit_update' and lsid = '$R7'")" "has no ticket yet"
 send "{\"template\":\"URM_Native_Ticket_Created\",\"wait\":true,\"fields\":{\"RequestId\":\"$R7\"}}"
 wait_until 20 has_epm_update "$R7" && ok "early update applied once the ticket exists" || not_ok "early update never applied"
+
+# --- a user name guessed too often: 429, recorded; the webhook user is not locked out
+for i in $(seq 1 10); do
+  curl -s -o /dev/null -X POST -u "mallory:guess$i" "${JSONH[@]}" --data-binary "$GOOD" "$HOOK"
+done
+reject "too many failed logins" 429 "Too many failed logins" -u "mallory:guess11" "${JSONH[@]}" --data-binary "$GOOD"
+curl -s -D "$WORK/h" -o /dev/null -X POST -u "mallory:guess12" "${JSONH[@]}" --data-binary "$GOOD" "$HOOK"
+expect_match "  with Retry-After" "$(cat "$WORK/h")" "Retry-After: [0-9]+"
+send '{"template":"URM_Native_Ticket_Created","wait":true}'
+expect_eq "  the webhook user still gets through" "$SEND_STATUS" 200
 
 # --- bad configuration values are refused, and change nothing
 cfg_bad() { # name regex args...
