@@ -53,18 +53,36 @@ send() {
   SEND_STATUS=$(jv "$HTTP_BODY" 'd["last_status"]')
 }
 
-has_ticket() { tb jit show "$1" >/dev/null 2>&1; }
+# Reads go through sqlite3, not the CLI: pollers run them many times.
+req_where() { printf "request_id = '%s' or task_number = '%s' or epm_ticket = '%s'" "$1" "$1" "$1"; }
+has_ticket() { [ "$(sql "select count(*) from tb_jit_request where $(req_where "$1")")" -ge 1 ]; }
 # ticket_of RID: the number of the request's ticket (after wait_until has_ticket).
-ticket_of() { tb jit show "$1" --json | jv "$(cat)" 'd["task_number"]'; }
+ticket_of() { sql "select task_number from tb_jit_request where $(req_where "$1")"; }
 field_of() { tb ticket show "$1" | awk -v f="$2:" '$1 == f {sub(/^[^:]*: ?/, ""); print; exit}'; }
-decision_state() { tb jit show "$1" --json | jv "$(cat)" 'd["decision_state"] + ("/final" if d["final"] else "")'; }
+decision_state() {
+  sql "select decision_state || case when final then '/final' else '' end from tb_jit_request where $(req_where "$1")"
+}
 is_state() { [ "$(decision_state "$1")" = "$2" ]; }
-has_epm_update() { [ -n "$(tb jit show "$1" --json | jv "$(cat)" 'd["epm_decision"]')" ]; }
+has_epm_update() { [ -n "$(sql "select epm_decision from tb_jit_request where $(req_where "$1")")" ]; }
 
 # decide_api RID JSON [user]: POST a decision as approver (or user).
 decide_api() {
   http POST "$TB_URL/api/tb/v1/jit/$1/decision" -u "${3:-approver}:$PW" -H 'Content-Type: application/json' \
     --data-binary "$2"
+}
+
+bad_api() { # name body status message: a refused decision on $REQ
+  decide_api "$REQ" "$2"
+  expect_eq "API $1: $3" "$HTTP_STATUS" "$3"
+  expect_eq "API $1: message" "$(jv "$HTTP_BODY" 'd["error"]["message"]')" "$4"
+}
+
+cli_msg() { # name expected-message jit-args...: a refused CLI decision
+  local name=$1 want=$2; shift 2
+  local out rc
+  out=$(tb jit "$@" --as approver 2>&1); rc=$?
+  expect_eq "CLI $name: exit 1" "$rc" 1
+  expect_match "CLI $name: message" "$out" "^ticketbridge: $want"
 }
 
 # last_decision: the raw body of the last decision epmsim received.
