@@ -157,6 +157,8 @@ expect_match "incoming lists the duplicate" "$(tb incoming --status duplicate)" 
 
 # --- EPM's retries: ticketbridge down, then back
 kill -TERM "$TB_PID"; wait "$TB_PID" 2>/dev/null
+# Forget its pid: the cleanup must not signal whatever process reuses it.
+keep=(); for p in "${PIDS[@]}"; do [ "$p" != "$TB_PID" ] && keep+=("$p"); done; PIDS=("${keep[@]}")
 post_json "$EPM_CTL/_epmsim/config" '{"webhook_max_attempts":60,"webhook_retry_interval":0.25}'
 http POST "$EPM_CTL/_epmsim/webhooks/send" -H 'Content-Type: application/json' --data-binary '{"template":"URM_Native_Ticket_Created"}'
 R4=$(jv "$HTTP_BODY" 'd["request_id"]')
