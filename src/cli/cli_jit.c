@@ -43,6 +43,27 @@ static const char *or_dash(const char *s)
     return s && *s ? s : "-";
 }
 
+/* Payload values come from EPM's endpoints: control characters are shown
+ * as \xNN so that a value cannot drive the terminal. Values are cut at
+ * 4 KiB (--json shows them whole). Rotating buffers: up to eight calls may
+ * appear in one printf. */
+static const char *clean(const char *s)
+{
+    static char bufs[8][4200];
+    static unsigned next;
+    char *out = bufs[next++ % 8];
+    size_t n = 0;
+    for (; s && *s && n + 5 < sizeof bufs[0]; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c == 0x7f)
+            n += (size_t)snprintf(out + n, sizeof bufs[0] - n, "\\x%02x", c);
+        else
+            out[n++] = (char)c;
+    }
+    out[n] = '\0';
+    return out;
+}
+
 static int list(tb_cli *cli, int argc, char **argv)
 {
     enum { O_STATE = 1, O_LIMIT };
@@ -84,8 +105,8 @@ static int list(tb_cli *cli, int argc, char **argv)
            "FINAL", "USER", "HOST");
     for (size_t i = 0; i < n; i++)
         printf("%-36s %-11s %-10s %-13s %-9s %-6s %-24s %s\n", v[i].request_id, v[i].kind, or_dash(v[i].epm_ticket),
-               v[i].task_number, v[i].decision_state, v[i].final ? "yes" : "no", or_dash(v[i].user_name),
-               or_dash(v[i].host));
+               v[i].task_number, v[i].decision_state, v[i].final ? "yes" : "no", or_dash(clean(v[i].user_name)),
+               or_dash(clean(v[i].host)));
     tb_jit_requests_free(v, n);
     return 0;
 }
@@ -93,7 +114,7 @@ static int list(tb_cli *cli, int argc, char **argv)
 static const char *jstr(json_t *o, const char *k)
 {
     json_t *v = json_object_get(o, k);
-    return json_is_string(v) ? json_string_value(v) : "";
+    return json_is_string(v) ? clean(json_string_value(v)) : "";
 }
 
 static void print_request(json_t *j)
@@ -147,11 +168,15 @@ static void print_request(json_t *j)
             const char *k2;
             json_t *v2;
             json_object_foreach(v, k2, v2) {
-                if (json_is_string(v2) && *json_string_value(v2))
-                    printf("  %s.%s: %s\n", k, k2, json_string_value(v2));
+                if (json_is_string(v2) && *json_string_value(v2)) {
+                    printf("  %s.", clean(k));
+                    printf("%s: ", clean(k2));
+                    printf("%s\n", clean(json_string_value(v2)));
+                }
             }
         } else if (json_is_string(v) && *json_string_value(v)) {
-            printf("  %s: %s\n", k, json_string_value(v));
+            printf("  %s: ", clean(k));
+            printf("%s\n", clean(json_string_value(v)));
         }
     }
 }

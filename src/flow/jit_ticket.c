@@ -188,7 +188,7 @@ static tb_err do_create(tb_store *st, void *arg)
     a->existed = false;
     a->number[0] = '\0';
     tb_jit_request old;
-    tb_err e = store_jit_request_find(st, a->rec.request_id, &old);
+    tb_err e = store_jit_request_get(st, a->rec.request_id, &old);
     if (!e) {
         a->existed = true;
         snprintf(a->number, sizeof a->number, "%s", old.task_number);

@@ -59,7 +59,7 @@ static tb_err do_update(tb_store *st, void *arg)
     struct update_arg *a = arg;
     a->missing = a->applied = a->closed = false;
     tb_jit_request r;
-    tb_err e = store_jit_request_find(st, a->request_id, &r);
+    tb_err e = store_jit_request_get(st, a->request_id, &r);
     if (e == TB_ERR_NOT_FOUND) {
         a->missing = true;
         return TB_OK;
@@ -154,8 +154,9 @@ tb_err jit_update_job(void *ctx, const tb_job_claim *job, char *err, size_t errs
         snprintf(err, errsz, "request %s has no ticket yet (its created event has not been processed)", rid);
         e = TB_ERR_BUSY;
     } else {
-        TB_LOGI("EPM decision update recorded", "request=%s ticket=%s decision=\"%.32s\" closed=%s%s", rid, a.ticket,
-                a.u.decision, a.closed ? "yes" : "no", a.applied ? "" : " (already applied)");
+        char qd[80];
+        TB_LOGI("EPM decision update recorded", "request=%s ticket=%s decision=%s closed=%s first=%s", rid, a.ticket,
+                tb_log_quote(qd, sizeof qd, a.u.decision), a.closed ? "yes" : "no", a.applied ? "yes" : "no");
     }
     epm_payload_free(&p);
     free(raw);

@@ -194,13 +194,13 @@ static tb_err read_request(sqlite3_stmt *s, tb_jit_request *r)
     return e;
 }
 
-tb_err store_jit_request_find(tb_store *st, const char *key, tb_jit_request *out)
+static tb_err find_where(tb_store *st, const char *key, size_t nwhere, tb_jit_request *out)
 {
     memset(out, 0, sizeof *out);
     if (!key || !*key)
         return TB_ERR_NOT_FOUND;
     static const char *const where[] = {"request_id = ?", "task_number = ?", "epm_ticket = ?"};
-    for (size_t i = 0; i < sizeof where / sizeof *where; i++) {
+    for (size_t i = 0; i < nwhere && i < sizeof where / sizeof *where; i++) {
         char sql[512];
         snprintf(sql, sizeof sql, "SELECT " REQUEST_COLS " FROM tb_jit_request WHERE %s ORDER BY id DESC LIMIT 1",
                  where[i]);
@@ -216,6 +216,16 @@ tb_err store_jit_request_find(tb_store *st, const char *key, tb_jit_request *out
             return e;
     }
     return TB_ERR_NOT_FOUND;
+}
+
+tb_err store_jit_request_find(tb_store *st, const char *key, tb_jit_request *out)
+{
+    return find_where(st, key, 3, out);
+}
+
+tb_err store_jit_request_get(tb_store *st, const char *request_id, tb_jit_request *out)
+{
+    return find_where(st, request_id, 1, out);
 }
 
 tb_err store_jit_request_list(tb_store *st, const tb_jit_filter *f, tb_jit_request **out, size_t *n)

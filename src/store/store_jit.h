@@ -86,6 +86,8 @@ void tb_jit_requests_free(tb_jit_request *v, size_t n);
 /* By EPM request id, ticket number, or EPM ticket number (in that order).
  * TB_ERR_NOT_FOUND when none matches. */
 tb_err store_jit_request_find(tb_store *st, const char *key, tb_jit_request *out);
+/* By EPM request id only (case-insensitive), as the webhook jobs look up. */
+tb_err store_jit_request_get(tb_store *st, const char *request_id, tb_jit_request *out);
 
 typedef struct tb_jit_filter {
     const char *state;              /* decision_state; NULL = any */

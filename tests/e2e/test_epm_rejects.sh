@@ -64,10 +64,13 @@ expect_eq "  the oversized body is refused before it is read, and marked truncat
   "$(sql "select coalesce(length(body), 0) || ' ' || body_truncated from tb_incoming where http_status = 413")" "0 1"
 expect_eq "no job for any rejected webhook" "$(sql "select count(*) from tb_job")" 0
 http POST "$HOOK" "${AUTH[@]}" -H 'Content-Type: application/json; charset=utf-8' \
-  --data-binary '{"EventType":"JIT_ADMIN_TICKET_CREATED","RequestId":"7f1b5a1c-0000-4000-8000-0000000000aa","Brand":"new","Nested":{"x":[1,2]},"UserName":"CORP\\kim"}'
+  --data-binary '{"EventType":"JIT_ADMIN_TICKET_CREATED","RequestId":"7f1b5a1c-0000-4000-8000-0000000000aa","Brand":"new","Nested":{"x":[1,2]},"UserName":"CORP\\kim\u001b[2J"}'
 expect_eq "unknown fields are kept, not rejected: 200" "$HTTP_STATUS:$(jv "$HTTP_BODY" 'd["result"]["status"]')" "200:accepted"
 wait_until 10 has_ticket 7f1b5a1c-0000-4000-8000-0000000000aa || not_ok "no ticket for the request with unknown fields"
 expect_match "  and shown in the ticket" "$(tb ticket show "$(ticket_of 7f1b5a1c-0000-4000-8000-0000000000aa)")" "Brand: new"
+out=$(tb jit show 7f1b5a1c-0000-4000-8000-0000000000aa)
+expect_eq "jit show escapes control characters from the payload" "$(printf '%s' "$out" | grep -c $'\x1b')" 0
+expect_match "  and shows them as \\xNN" "$out" 'user: +CORP\\kim\\x1b\[2J'
 
 # --- a user name guessed too often: 429, recorded; the webhook user is not locked out
 for i in $(seq 1 10); do
