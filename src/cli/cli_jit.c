@@ -126,7 +126,7 @@ static void print_request(json_t *j)
     printf("kind:           %s access\n", jstr(j, "kind"));
     printf("EPM ticket:     %s\n", or_dash(jstr(j, "epm_ticket")));
     printf("requested at:   %s\n", or_dash(jstr(j, "requested_at")));
-    printf("received:       %s UTC\n", when);
+    printf("recorded:       %s UTC\n", when);
     printf("ticket:         %s (%s)\n", jstr(j, "task_number"), jstr(j, "task_table"));
     printf("user:           %s\n", or_dash(jstr(j, "user_name")));
     printf("host:           %s\n", or_dash(jstr(j, "host")));
