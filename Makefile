@@ -40,6 +40,7 @@ bench: build
 	@bench/import_drain.sh
 	@bench/import.sh
 	@bench/approval.sh
+	@bench/epm_webhook.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

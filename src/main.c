@@ -37,6 +37,8 @@ static const struct {
     {"csm", cli_csm, "config|cases|log: automatic case creation (CSM) of an appliance"},
     {"mapping", cli_mapping, "list|add|remove the field mappings of auto-created cases"},
     {"case-fields", cli_case_fields, "update|list the BeyondTrust session fields a mapping can copy"},
+    {"epm", cli_epm, "config show|set, init, test: the EPM configuration record Default"},
+    {"jit", cli_jit, "list|show|approve|deny EPM just-in-time access requests"},
     {"parse-report", cli_parse_report, "print a session report file as normalized JSON, without storing it"},
 };
 

@@ -24,7 +24,7 @@ typedef struct entry {
     int64_t appliance_id;
     char *client_id;
     char *secret;               /* copy of the caller's plaintext; wiped on free */
-    char *base_url;
+    char *base_url;             /* where tokens come from: token_url, else base_url */
     pthread_cond_t cond;        /* signalled when a refresh finishes */
     /* --- guarded by bt_oauth_cache.mu --- */
     char *token;                /* NULL = none; wiped on free */
@@ -98,6 +98,11 @@ void bt_oauth_cache_free(bt_oauth_cache *c)
     free(c);
 }
 
+static const char *token_source(const bt_conn *conn)
+{
+    return conn->token_url && *conn->token_url ? conn->token_url : conn->base_url;
+}
+
 static bool secret_equal(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
@@ -137,7 +142,7 @@ static entry *entry_for(bt_oauth_cache *c, const bt_conn *conn)
     e->appliance_id = conn->appliance_id;
     e->client_id = strdup(conn->client_id);
     e->secret = strdup(conn->client_secret);
-    e->base_url = strdup(conn->base_url);
+    e->base_url = strdup(token_source(conn));
     if (!e->client_id || !e->secret || !e->base_url ||
         pthread_cond_init(&e->cond, NULL) != 0) {
         wipe_free(e->secret);
@@ -160,10 +165,10 @@ static entry *entry_for(bt_oauth_cache *c, const bt_conn *conn)
  * values and drop the token (it belongs to the old credentials). */
 static tb_err sync_config(entry *e, const bt_conn *conn)
 {
-    if (secret_equal(e->secret, conn->client_secret) && strcmp(e->base_url, conn->base_url) == 0)
+    if (secret_equal(e->secret, conn->client_secret) && strcmp(e->base_url, token_source(conn)) == 0)
         return TB_OK;
     char *s = strdup(conn->client_secret);
-    char *u = strdup(conn->base_url);
+    char *u = strdup(token_source(conn));
     if (!s || !u) {
         wipe_free(s);
         free(u);
@@ -242,18 +247,32 @@ static tb_err fetch_token(tb_http_client *http, const bt_conn *conn, char **tok,
                           char *err, size_t errsz)
 {
     char url[1024];
-    if ((size_t)snprintf(url, sizeof url, "%s/oauth2/token", conn->base_url) >= sizeof url) {
-        snprintf(err, errsz, "appliance base URL too long");
+    int un = conn->token_url && *conn->token_url ? snprintf(url, sizeof url, "%s", conn->token_url)
+                                                 : snprintf(url, sizeof url, "%s/oauth2/token", conn->base_url);
+    if (un < 0 || (size_t)un >= sizeof url) {
+        snprintf(err, errsz, "token URL too long");
         return TB_ERR_INVALID;
+    }
+    tb_buf form;
+    tb_buf_init(&form, 16 * 1024);
+    tb_err rc = tb_http_form_add(&form, "grant_type", "client_credentials");
+    if (!rc && conn->token_form_auth && !(rc = tb_http_form_add(&form, "client_id", conn->client_id)))
+        rc = tb_http_form_add(&form, "client_secret", conn->client_secret);
+    if (rc) {
+        if (form.data)
+            sodium_memzero(form.data, form.len);
+        tb_buf_free(&form);
+        snprintf(err, errsz, "cannot build the token request: %s", tb_strerror(rc));
+        return rc;
     }
     tb_buf body;
     tb_buf_init(&body, BT_OAUTH_REPLY_MAX);
     tb_http_request rq = {
         .method = TB_HTTP_POST,
         .url = url,
-        .form = "grant_type=client_credentials",
-        .basic_user = conn->client_id,
-        .basic_pass = conn->client_secret,
+        .form = form.data,
+        .basic_user = conn->token_form_auth ? NULL : conn->client_id,
+        .basic_pass = conn->token_form_auth ? NULL : conn->client_secret,
         .connect_timeout_ms = conn->connect_timeout_ms,
         .timeout_ms = conn->timeout_ms > 0 ? conn->timeout_ms : DEFAULT_TIMEOUT_MS,
         .ca_bundle = conn->ca_bundle,
@@ -262,8 +281,11 @@ static tb_err fetch_token(tb_http_client *http, const bt_conn *conn, char **tok,
         .body = &body,
     };
     tb_http_response rs;
-    tb_err rc = tb_http_perform(http, &rq, &rs);
-    if (rc == TB_ERR_HTTP && (rs.status == 401 || rs.status == 403)) {
+    rc = tb_http_perform(http, &rq, &rs);
+    sodium_memzero(form.data, form.len);
+    tb_buf_free(&form);
+    if (rc == TB_ERR_HTTP && (rs.status == 401 || rs.status == 403 ||
+                              (rs.status == 400 && strstr(rs.err_body, "\"invalid_client\"")))) {
         snprintf(err, errsz, "%s", BT_OAUTH_DENIED_MSG);
         rc = TB_ERR_DENIED;
     } else if (rc) {

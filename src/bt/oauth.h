@@ -24,6 +24,7 @@
 #ifndef TB_BT_OAUTH_H
 #define TB_BT_OAUTH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,11 @@ typedef struct bt_conn {
                                  * (bt_api_base_url builds it from the record) */
     const char *client_id;
     const char *client_secret;  /* plaintext */
+    /* Other OAuth servers (EPM, protocol A1): the token URL, and the client
+     * id and secret sent in the form (client_secret_post) instead of HTTP
+     * Basic. NULL / false: <base_url>/oauth2/token with Basic. */
+    const char *token_url;
+    bool token_form_auth;
     const char *ca_bundle;      /* PEM file; NULL/"" = system store */
     const char *proxy;          /* NULL = environment, "" = none, else proxy URL */
     long connect_timeout_ms;    /* 0 = 10 s */
@@ -70,7 +76,7 @@ void bt_oauth_cache_free(bt_oauth_cache *c);
  * for a later bt_oauth_invalidate. http is the calling thread's own client,
  * used if this thread performs the refresh.
  * Errors (err gets a readable message): TB_ERR_DENIED with BT_OAUTH_DENIED_MSG
- * when /oauth2/token answers 401/403; TB_ERR_HTTP for 5xx and other
+ * when the token endpoint answers 401/403 (or 400 invalid_client, RFC 6749 5.2); TB_ERR_HTTP for 5xx and other
  * statuses, transport failures and malformed answers; TB_ERR_TIMEOUT;
  * TB_ERR_INVALID when conn lacks a base URL, client id or secret. */
 tb_err bt_oauth_get(bt_oauth_cache *c, tb_http_client *http, const bt_conn *conn, char *tok,

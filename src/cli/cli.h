@@ -36,6 +36,8 @@ int cli_rs(tb_cli *, int argc, char **argv);
 int cli_csm(tb_cli *, int argc, char **argv);
 int cli_mapping(tb_cli *, int argc, char **argv);
 int cli_case_fields(tb_cli *, int argc, char **argv);
+int cli_epm(tb_cli *, int argc, char **argv);
+int cli_jit(tb_cli *, int argc, char **argv);
 
 /* Shared helpers for commands (cli_util.c, cli_secret_file.c). */
 int cli_usage_error(const char *usage_line);      /* prints "usage: ...", returns 2 */

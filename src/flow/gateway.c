@@ -14,6 +14,7 @@
 #include "flow/checkpointer.h"
 #include "flow/csm.h"
 #include "flow/csm_http.h"
+#include "flow/epm.h"
 #include "flow/import.h"
 #include "flow/intake.h"
 #include "flow/reconcile.h"
@@ -47,6 +48,7 @@ struct tb_gateway {
     session_key_http *session_key;
     tickets_api tickets;            /* contexts of /api/tb/v1/tickets/{number}/... */
     table_api *table_api;
+    epm *epm;
     auth *auth;
     csm *csm;
     csm_http *csm_http;
@@ -188,9 +190,12 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
         goto fail;
     }
     e = appliance_cache_open(cfg->database, &skey, &g->intake.appliances);
+    tb_err epm_e = e ? TB_OK : epm_new(cfg->database, &skey, &g->epm);
     tb_secret_key_wipe(&skey);
-    if (e) {
-        snprintf(err, errsz, "cannot load appliance records (%s)", tb_strerror(e));
+    if (e || epm_e) {
+        snprintf(err, errsz, "cannot load %s (%s)", e ? "appliance records" : "the EPM configuration",
+                 tb_strerror(e ? e : epm_e));
+        e = e ? e : epm_e;
         goto fail;
     }
     if ((e = auth_open(cfg->database, &g->auth))) {
@@ -218,6 +223,7 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
         (e = workers_register(g->intake.jobs, RECONCILE_JOB_KIND, reconcile_job, g->import)) ||
         (e = workers_register(g->intake.jobs, SESSION_KEY_PULL_JOB_KIND, session_pull_job, g->import)) ||
         (e = csm_new(&co, &g->csm)) || (e = workers_register(g->intake.jobs, CSM_JOB_KIND, csm_job, g->csm)) ||
+        (e = epm_attach(g->epm, g->intake.writer, g->intake.jobs)) ||
         (e = workers_start(g->intake.jobs))) {
         snprintf(err, errsz, "cannot start the job workers (%s)", tb_strerror(e));
         goto fail;
@@ -260,6 +266,8 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
     for (const tb_route *r = table_api_routes(g->table_api); r->path; r++)
         g->routes[n++] = *r;
     n += csm_http_routes(g->csm_http, &g->routes[n]);
+    g->routes[n++] = epm_webhook_route(g->epm);
+    g->routes[n++] = epm_api_route(g->epm);
     g->routes[n] = (tb_route){0};
     tb_http_options ho = {
         .listen_address = cfg->listen_address,
@@ -293,6 +301,7 @@ fail:
     table_api_free(g->table_api);
     csm_http_free(g->csm_http);
     csm_free(g->csm);
+    epm_free(g->epm);
     import_ctx_free(g->import);
     writer_stop(g->intake.writer);
     checkpointer_stop(g->wal);
@@ -315,6 +324,7 @@ void gateway_tick(tb_gateway *g)
     tb_err e = appliance_cache_refresh(g->intake.appliances);
     if (e)
         TB_LOGE("appliance records not reloaded", "err=\"%s\"", tb_strerror(e));
+    epm_tick(g->epm);
     int64_t polls = 0;
     if ((e = reconcile_schedule(g->intake.writer, &polls)))
         TB_LOGW("reconciler polls not scheduled", "err=\"%s\"", tb_strerror(e));
@@ -355,6 +365,7 @@ void gateway_stop(tb_gateway *g)
     table_api_free(g->table_api);
     csm_http_free(g->csm_http);
     csm_free(g->csm);
+    epm_free(g->epm);
     writer_stop(g->intake.writer);
     checkpointer_stop(g->wal);
     appliance_cache_close(g->intake.appliances);

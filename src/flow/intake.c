@@ -1,5 +1,6 @@
 #include "flow/intake.h"
 #include "flow/appliance_auth.h"
+#include "flow/intake_write.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -26,82 +27,6 @@ const tb_route intake_routes[] = {
     {0},
 };
 
-/* Everything the writer needs, in one heap block that outlives the HTTP
- * request when we do not wait for the commit (rejections). */
-struct intake_write {
-    tb_write_req w;
-    tb_http_req *http;          /* non-NULL while the request waits, suspended */
-    workers *jobs;
-    char route[64];
-    char method[16];
-    char source_ip[64];
-    char *event;
-    char *lsid;
-    char *reason;
-    char *content_type;
-    char *body;
-    unsigned char key[32];
-};
-
-static void intake_write_free(struct intake_write *iw)
-{
-    free(iw->event);
-    free(iw->lsid);
-    free(iw->reason);
-    free(iw->content_type);
-    free(iw->body);
-    free(iw);
-}
-
-static void on_committed(tb_write_req *w)
-{
-    struct intake_write *iw = (struct intake_write *)w;
-    if (w->rc)
-        TB_LOGE("incoming request not stored", "route=%s event=%s lsid=%s err=\"%s\"", iw->route,
-                iw->event ? iw->event : "-", iw->lsid ? iw->lsid : "-", tb_strerror(w->rc));
-    if (!w->rc && w->res.job_id)
-        workers_notify(iw->jobs);
-    if (iw->http) {
-        tb_http_req *req = iw->http;
-        if (w->rc) {
-            tb_http_reply_error(req, 503, "Event not stored, retry later", tb_strerror(w->rc));
-        } else {
-            char body[256];
-            const char *status = w->res.duplicate_of ? "duplicate"
-                               : w->res.job_id ? "accepted" : "ignored";
-            snprintf(body, sizeof body,
-                     "{\"result\":{\"status\":\"%s\",\"incoming_id\":%lld,\"job_id\":%lld%s}}", status,
-                     (long long)w->res.incoming_id, (long long)w->res.job_id,
-                     w->res.duplicate_of ? ",\"duplicate\":true" : "");
-            tb_http_reply_json(req, 200, body);
-        }
-        tb_http_resume(req);    /* req must not be touched after this */
-    }
-    intake_write_free(iw);
-}
-
-static struct intake_write *intake_write_new(tb_http_req *req)
-{
-    struct intake_write *iw = calloc(1, sizeof *iw);
-    if (!iw)
-        return NULL;
-    snprintf(iw->route, sizeof iw->route, "%s", tb_http_route_name(req));
-    snprintf(iw->method, sizeof iw->method, "%s", tb_http_req_method(req));
-    snprintf(iw->source_ip, sizeof iw->source_ip, "%s", tb_http_peer_str(req));
-    const char *ct = tb_http_header(req, "Content-Type");
-    iw->content_type = ct ? strndup(ct, 200) : NULL;
-    iw->w.kind = WRITE_INTAKE;
-    iw->w.done = on_committed;
-    iw->jobs = ((intake_ctx *)tb_http_app(req))->jobs;
-    tb_intake_rec *r = &iw->w.rec;
-    r->received_ms = 0;
-    r->route = iw->route;
-    r->method = iw->method;
-    r->source_ip = iw->source_ip;
-    r->content_type = iw->content_type;
-    return iw;
-}
-
 static bool is_json(tb_http_req *req)
 {
     const char *ct = tb_http_header(req, "Content-Type");
@@ -114,47 +39,12 @@ static char *storable_body(tb_http_req *req, const char *body, size_t len, size_
     return is_json(req) ? bt_json_redact_token(body, len, outlen) : bt_form_redact_token(body, len, outlen);
 }
 
-/* Records a refusal (without waiting for its commit) and answers it. */
-static void reject(tb_http_req *req, struct intake_write *iw, int64_t appliance_id, int status,
-                   const char *message, const char *detail)
+/* Answers a refusal and records it (without waiting for its commit). */
+static void reject(tb_http_req *req, int64_t appliance_id, int status, const char *message, const char *detail)
 {
     tb_http_reply_error(req, status, message, detail);
-    if (!iw) {
-        iw = intake_write_new(req);
-        if (!iw)
-            return;
-    }
-    tb_intake_rec *r = &iw->w.rec;
-    size_t blen;
-    const char *body = tb_http_body(req, &blen);
-    if (!iw->body && blen) {
-        size_t keep = blen < INTAKE_REJECTED_BODY_KEEP ? blen : INTAKE_REJECTED_BODY_KEEP;
-        size_t rlen;
-        char *red = storable_body(req, body, keep, &rlen);
-        iw->body = red;
-        r->body = red;
-        r->body_len = red ? rlen : 0;
-        r->body_truncated = keep < blen || tb_http_body_too_large(req);
-    } else if (tb_http_body_too_large(req)) {
-        r->body_truncated = true;
-    }
-    char reason[512];
-    snprintf(reason, sizeof reason, "%s%s%s", message, detail && *detail ? ": " : "", detail ? detail : "");
-    iw->reason = strdup(reason);
-    r->reason = iw->reason;
-    r->status = INCOMING_REJECTED;
-    r->http_status = status;
-    r->appliance_id = appliance_id;
-    r->dedup_key = NULL;
-    r->job_kind = NULL;
-    r->received_ms = 0;
-    iw->http = NULL;
-    TB_LOGW("incoming request rejected", "route=%s peer=%s status=%d reason=\"%s\"", iw->route,
-            iw->source_ip, status, message);
-    r->received_ms = tb_now_ms();
     intake_ctx *ctx = tb_http_app(req);
-    if (writer_submit(ctx->writer, &iw->w))
-        intake_write_free(iw);
+    intake_record_rejection(ctx->writer, req, appliance_id, status, message, detail, NULL, NULL, storable_body);
 }
 
 /* 8 bytes of big-endian event time (so the index grows at its end, see
@@ -203,12 +93,12 @@ void intake_handle(tb_http_req *req)
 
     if (tb_http_refusal(req) == 413) {
         snprintf(detail, sizeof detail, "the limit is %zu bytes", tb_http_body_max(req));
-        reject(req, NULL, 0, 413, "Request body too large", detail);
+        reject(req, 0, 413, "Request body too large", detail);
         return;
     }
     if (tb_http_refusal(req) == 405) {
         snprintf(detail, sizeof detail, "%.16s is not allowed; outbound events are POSTed", tb_http_req_method(req));
-        reject(req, NULL, 0, 405, "Method not allowed", detail);
+        reject(req, 0, 405, "Method not allowed", detail);
         return;
     }
 
@@ -222,7 +112,7 @@ void intake_handle(tb_http_req *req)
     else
         e = bt_form_parse(body, blen, &form, perr, sizeof perr);
     if (e) {
-        reject(req, NULL, 0, e == TB_ERR_NOMEM ? 503 : 400,
+        reject(req, 0, e == TB_ERR_NOMEM ? 503 : 400,
                e == TB_ERR_NOMEM ? "Out of memory" : "Malformed body", e == TB_ERR_NOMEM ? "" : perr);
         return;
     }
@@ -232,25 +122,25 @@ void intake_handle(tb_http_req *req)
     const appliance_entry *a = appliance_authorize(snap, req, bt_form_get(&form, "appliance_id"),
                                                    bt_form_get(&form, BT_OUTBOUND_TOKEN_PARAM), &why);
     if (!a) {
-        reject(req, NULL, why.appliance_id, why.status, why.message, why.detail);
+        reject(req, why.appliance_id, why.status, why.message, why.detail);
         goto out;
     }
     const char *event = bt_form_get(&form, "event");
     const char *lsid = bt_form_get(&form, "lsid");
     if (!event || !*event) {
-        reject(req, NULL, a->id, 400, "Missing field", "event");
+        reject(req, a->id, 400, "Missing field", "event");
         goto out;
     }
     if (!bt_valid_event_name(event)) {
-        reject(req, NULL, a->id, 400, "Invalid field", "event must be 1-64 characters of letters, digits, '_' or '.'");
+        reject(req, a->id, 400, "Invalid field", "event must be 1-64 characters of letters, digits, '_' or '.'");
         goto out;
     }
     if (!lsid || !*lsid) {
-        reject(req, NULL, a->id, 400, "Missing field", "lsid");
+        reject(req, a->id, 400, "Missing field", "lsid");
         goto out;
     }
     if (!bt_valid_lsid(lsid)) {
-        reject(req, NULL, a->id, 400, "Invalid field", "lsid must be 1-64 characters of letters, digits, '-' or '_'");
+        reject(req, a->id, 400, "Invalid field", "lsid must be 1-64 characters of letters, digits, '-' or '_'");
         goto out;
     }
 
@@ -258,7 +148,7 @@ void intake_handle(tb_http_req *req)
         tb_http_reply_json(req, 200, "{\"result\":{\"status\":\"not stored (benchmark baseline)\"}}");
         goto out;
     }
-    struct intake_write *iw = intake_write_new(req);
+    intake_write *iw = intake_write_new(req, ctx->jobs);
     if (!iw) {
         tb_http_reply_error(req, 503, "Out of memory", "");
         goto out;
@@ -313,19 +203,7 @@ void intake_handle(tb_http_req *req)
     }
     dedup_key(a, route, &form, body, blen, iw->key);
     r->dedup_key = iw->key;
-    if (!tb_http_try_suspend(req)) {
-        intake_write_free(iw);
-        tb_http_reply_error(req, 503, "Shutting down, retry later", "the event was not stored");
-        goto out;
-    }
-    iw->http = req;
-    e = writer_submit(ctx->writer, &iw->w);
-    if (e) {
-        iw->http = NULL;
-        intake_write_free(iw);
-        tb_http_reply_error(req, 503, "Shutting down, retry later", tb_strerror(e));
-        tb_http_resume(req);
-    }
+    intake_write_submit(ctx->writer, req, iw);
 out:
     appliance_cache_release(ctx->appliances, snap);
     bt_form_free(&form);

@@ -11,8 +11,6 @@
 #include "store/writer.h"
 
 #define INTAKE_BODY_MAX (64 * 1024)
-/* Bytes of a rejected body kept for the administrator to read. */
-#define INTAKE_REJECTED_BODY_KEEP 4096
 
 typedef struct intake_ctx {
     tb_writer *writer;

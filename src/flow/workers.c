@@ -106,6 +106,14 @@ static int64_t backoff_ms(const workers_opts *o, int attempt)
     return (int64_t)(d * (1.0 + jitter));
 }
 
+/* Set by the running handler (workers_retry_after), read when it returns. */
+static _Thread_local int64_t retry_after_ms;
+
+void workers_retry_after(int64_t ms)
+{
+    retry_after_ms = ms;
+}
+
 static const struct handler *find_handler(workers *p, const char *kind)
 {
     for (size_t i = 0; i < p->nhandlers; i++)
@@ -121,6 +129,7 @@ static bool run_job(workers *p, const tb_job_claim *job, tb_job_claim *next)
     const struct handler *h = find_handler(p, job->kind);
     char err[WORKERS_ERR_MAX] = "";
     int64_t t0 = tb_now_ms();
+    retry_after_ms = 0;
     tb_err e = h ? h->fn(h->ctx, job, err, sizeof err) : TB_ERR_INVALID;
     if (e && !err[0])
         snprintf(err, sizeof err, "%s", tb_strerror(e));
@@ -131,7 +140,10 @@ static bool run_job(workers *p, const tb_job_claim *job, tb_job_claim *next)
     } else if (transient(e) && job->attempts < p->opt.max_attempts) {
         f.state = "queued";
         outcome = "retry";
-        f.run_after = (tb_now_ms() + backoff_ms(&p->opt, job->attempts)) / 1000;
+        int64_t wait = backoff_ms(&p->opt, job->attempts);
+        if (retry_after_ms > wait)
+            wait = retry_after_ms;
+        f.run_after = (tb_now_ms() + wait) / 1000;
         f.err = err;
     } else {
         f.state = outcome = "failed";

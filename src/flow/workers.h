@@ -14,6 +14,7 @@
 #define TB_FLOW_WORKERS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "store/store.h"
 #include "store/writer.h"
 
@@ -36,6 +37,10 @@ tb_err workers_new(tb_writer *w, const workers_opts *opt, workers **out);
 tb_err workers_register(workers *p, const char *kind, job_handler_fn fn, void *ctx);
 /* Puts jobs a previous process left running back in the queue, then starts. */
 tb_err workers_start(workers *p);
+/* From a handler about to return a transient error: retry no sooner than
+ * ms from now (the peer's Retry-After), if that is later than the backoff.
+ * Applies to the job the calling thread is running. */
+void workers_retry_after(int64_t ms);
 /* New jobs may be waiting: wake an idle worker now instead of at its next poll. */
 void workers_notify(workers *p);
 /* Lets running jobs finish, then joins the threads and frees the pool. */

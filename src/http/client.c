@@ -287,6 +287,10 @@ tb_err tb_http_perform(tb_http_client *c, const tb_http_request *rq, tb_http_res
     tb_err rc = auth_header(rq, &hdrs);
     if (!rc)
         rc = add_header(&hdrs, "Expect:");  /* no 100-continue round trip */
+    if (!rc && rq->json)
+        rc = add_header(&hdrs, "Content-Type: application/json");
+    for (const char *const *h = rq->headers; !rc && h && *h; h++)
+        rc = strpbrk(*h, "\r\n") ? TB_ERR_INVALID : add_header(&hdrs, *h);
     if (rc) {
         slist_wipe_free(hdrs);
         tb_errmsg(rs->err, sizeof rs->err, "cannot build request headers: %s", tb_strerror(rc));
@@ -320,11 +324,13 @@ tb_err tb_http_perform(tb_http_client *c, const tb_http_request *rq, tb_http_res
     SETOPT(CURLOPT_WRITEDATA, &x);
     SETOPT(CURLOPT_HEADERFUNCTION, on_header);
     SETOPT(CURLOPT_HEADERDATA, &x);
-    if (rq->method == TB_HTTP_POST) {
-        const char *form = rq->form ? rq->form : "";
+    if (rq->method == TB_HTTP_POST || rq->method == TB_HTTP_PUT) {
+        const char *body = rq->json ? rq->json : rq->form ? rq->form : "";
         SETOPT(CURLOPT_POST, 1L);
-        SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(form));
-        SETOPT(CURLOPT_POSTFIELDS, form);
+        SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+        SETOPT(CURLOPT_POSTFIELDS, body);
+        if (rq->method == TB_HTTP_PUT)
+            SETOPT(CURLOPT_CUSTOMREQUEST, "PUT");
     } else {
         SETOPT(CURLOPT_HTTPGET, 1L);
     }

@@ -36,7 +36,7 @@ typedef struct tb_http_client tb_http_client;
  * returns that same error. */
 typedef tb_err (*tb_http_chunk_fn)(void *ctx, const char *data, size_t len);
 
-typedef enum { TB_HTTP_GET, TB_HTTP_POST } tb_http_method;
+typedef enum { TB_HTTP_GET, TB_HTTP_POST, TB_HTTP_PUT } tb_http_method;
 
 /* All pointers are borrowed for the duration of tb_http_perform only. */
 typedef struct tb_http_request {
@@ -44,6 +44,8 @@ typedef struct tb_http_request {
     const char *url;            /* http:// or https:// only */
     const char *form;           /* POST body, already form-encoded (tb_http_form_add);
                                  * sent as application/x-www-form-urlencoded; NULL = empty */
+    const char *json;           /* POST/PUT body sent as application/json instead of form */
+    const char *const *headers; /* extra "Name: value" lines, NULL-terminated; CR/LF refused */
     const char *bearer;         /* "Authorization: Bearer <bearer>" when set */
     const char *basic_user;     /* "Authorization: Basic base64(user:pass)" when both set */
     const char *basic_pass;

@@ -232,6 +232,42 @@ static void test_backoff_delays_retry(void **state)
     store_close(st);
 }
 
+static tb_err h_retry_after(void *ctx, const tb_job_claim *job, char *err, size_t errsz)
+{
+    (void)ctx; (void)job;
+    atomic_fetch_add(&calls_transient, 1);
+    snprintf(err, errsz, "HTTP 429, Retry-After: 120");
+    workers_retry_after(120000);
+    return TB_ERR_HTTP;
+}
+
+/* A handler's Retry-After wins over a shorter backoff. */
+static void test_retry_after(void **state)
+{
+    struct fixture *f = *state;
+    add(f, "busy", "lsid-busy");
+    workers_opts o = {.threads = 1, .max_attempts = 5, .backoff_base_ms = 1, .idle_poll_ms = 20};
+    workers *p;
+    assert_int_equal(workers_new(f->w, &o, &p), TB_OK);
+    assert_int_equal(workers_register(p, "busy", h_retry_after, NULL), TB_OK);
+    assert_int_equal(workers_start(p), TB_OK);
+    wait_calls(&calls_transient, 1);
+    wait_for(f, "queued", 1);
+    usleep(300000);
+    workers_stop(p);
+    assert_int_equal(atomic_load(&calls_transient), 1);
+    tb_store *st;
+    assert_int_equal(store_open(f->path, STORE_READ_ONLY, &st), TB_OK);
+    tb_job *v;
+    size_t n;
+    tb_job_filter jf = {.limit = 10};
+    assert_int_equal(store_job_list(st, &jf, &v, &n), TB_OK);
+    assert_int_equal(n, 1);
+    assert_true(v[0].run_after >= time(NULL) + 110);
+    tb_jobs_free(v, n);
+    store_close(st);
+}
+
 static tb_err claim_one(tb_store *st, void *arg)
 {
     static const char *const kinds[] = {"ok"};
@@ -297,6 +333,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outcomes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transient_retries_then_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backoff_delays_retry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_after, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover_and_requeue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_claim_validation, setup, teardown),
     };
