@@ -1,5 +1,6 @@
-/* `ticket`, `ci` and `sys-user`: read and edit the embedded ticket store
- * (cfg.database) through itsm.h. Argument parsing and printing only. */
+/* `ticket`, `ci` and `sys-user`: read and edit the configured ticket store
+ * (the embedded one in cfg.database, or ServiceNow) through itsm.h.
+ * Argument parsing and printing only. */
 #include "cli/cli.h"
 #include "itsm/itsm.h"
 #include "itsm/itsm_table.h"
@@ -40,12 +41,20 @@ static int is_help(const char *s)
 
 static int open_store(tb_cli *c, itsm **h)
 {
-    tb_err rc = itsm_embedded_schema(c->cfg.database);
-    if (!rc)
-        rc = itsm_embedded_open(c->cfg.database, h);
+    char err[512] = "";
+    tb_err rc = itsm_is_remote(&c->cfg) ? TB_OK : itsm_embedded_schema(c->cfg.database);
     if (rc)
         return cli_fail("cannot open ticket store %s: %s", c->cfg.database, tb_strerror(rc));
+    if ((rc = itsm_open(&c->cfg, h, err, sizeof err)))
+        return cli_fail("%s", err[0] ? err : tb_strerror(rc));
     return 0;
+}
+
+/* Why a call failed: the backend's own account when it keeps one. */
+static const char *why(itsm *h, tb_err rc)
+{
+    const char *m = itsm_errmsg(h);
+    return *m ? m : tb_strerror(rc);
 }
 
 static const char *or_dash(const char *s)
@@ -176,18 +185,19 @@ static int ticket_create(itsm *h, int argc, char **argv)
         tb_err rc = TB_OK;
         if (a.user && (rc = lookup(h, "sys_user", "user_name", a.user, user_id)))
             ret = rc == TB_ERR_NOT_FOUND ? cli_fail("no such user: %s", a.user)
-                                         : cli_fail("user lookup failed: %s", tb_strerror(rc));
+                                         : cli_fail("user lookup failed: %s", why(h, rc));
         else if (a.user)
             add_kv(&a, "assigned_to", user_id);
         if (!ret && a.ci && (rc = lookup(h, "cmdb_ci", "name", a.ci, ci_id)))
             ret = rc == TB_ERR_NOT_FOUND ? cli_fail("no such CI: %s", a.ci)
-                                         : cli_fail("CI lookup failed: %s", tb_strerror(rc));
+                                         : cli_fail("CI lookup failed: %s", why(h, rc));
         else if (!ret && a.ci)
             add_kv(&a, "cmdb_ci", ci_id);
         itsm_record *r = NULL;
         if (!ret && (rc = itsm_create(h, a.table, a.kv, a.n, &r)))
-            ret = cli_fail("cannot create %s: %s%s", a.table, tb_strerror(rc),
-                           rc == TB_ERR_INVALID ? " (unknown field or bad value)" : "");
+            ret = cli_fail("cannot create %s: %s%s", a.table, why(h, rc),
+                           rc == TB_ERR_INVALID && !*itsm_errmsg(h) ? " (unknown field or bad value)"
+                                                                     : "");
         if (!ret)
             printf("%s %s\n", itsm_record_get(r, "number"), r->sys_id);
         itsm_record_free(r);
@@ -205,7 +215,7 @@ static int find_ticket(itsm *h, const char *key, itsm_record **r)
     if (rc == TB_ERR_NOT_FOUND || rc == TB_ERR_INVALID || rc == TB_ERR_TOO_LARGE)
         return cli_fail("no such ticket: %s", key);
     if (rc)
-        return cli_fail("cannot read ticket %s: %s", key, tb_strerror(rc));
+        return cli_fail("cannot read ticket %s: %s", key, why(h, rc));
     return 0;
 }
 
@@ -226,7 +236,7 @@ static int ticket_show(itsm *h, int argc, char **argv)
     size_t n = 0;
     tb_err rc = itsm_query(h, "sys_journal_field", q, 2, 0, 0, 0, &v, &n);
     if (rc)
-        ret = cli_fail("cannot read journal of %s: %s", argv[1], tb_strerror(rc));
+        ret = cli_fail("cannot read journal of %s: %s", argv[1], why(h, rc));
     if (n)
         printf("journal:\n");
     for (size_t i = 0; i < n; i++)
@@ -324,6 +334,9 @@ static char **split_fields(char *s, int *too_many)
 static int ticket_query(itsm *h, const char *table, const char *query, const char *fields_arg,
                         size_t limit)
 {
+    if (!ticket_db_path)
+        return cli_fail("ticket list --query and --fields read the embedded store only; "
+                        "ticket_store is servicenow");
     char err[256];
     snquery *q = NULL;
     tb_err rc = snquery_parse(query, strlen(query), &q, err, sizeof err);
@@ -407,7 +420,7 @@ static int ticket_list(itsm *h, int argc, char **argv)
         size_t n = 0;
         tb_err rc = itsm_query(h, tables[t], NULL, 0, 0, limit ? limit - printed : 0, 0, &v, &n);
         if (rc)
-            return cli_fail("cannot list %s: %s", tables[t], tb_strerror(rc));
+            return cli_fail("cannot list %s: %s", tables[t], why(h, rc));
         for (size_t i = 0; i < n; i++)
             print_ticket_line(h, v[i]);
         printed += n;
@@ -429,14 +442,14 @@ static int ticket_note(itsm *h, int argc, char **argv)
         who = "ticketbridge";
     tb_err rc = itsm_add_journal(h, r->table, r->sys_id, "work_notes", argv[2], who);
     if (rc)
-        ret = cli_fail("cannot add note to %s: %s", argv[1], tb_strerror(rc));
+        ret = cli_fail("cannot add note to %s: %s", argv[1], why(h, rc));
     itsm_record_free(r);
     return ret;
 }
 
 int cli_ticket(tb_cli *c, int argc, char **argv)
 {
-    ticket_db_path = c->cfg.database;
+    ticket_db_path = itsm_is_remote(&c->cfg) ? NULL : c->cfg.database;
     static const subcmd cmds[] = {
         {"create", U_CREATE, ticket_create},
         {"show", U_SHOW, ticket_show},
@@ -482,7 +495,7 @@ static int ci_add(itsm *h, int argc, char **argv)
     kv[n++] = (itsm_kv){"name", name};
     itsm_record *r = NULL;
     if ((rc = itsm_create(h, "cmdb_ci", kv, n, &r)))
-        return cli_fail("cannot add CI %s: %s", name, tb_strerror(rc));
+        return cli_fail("cannot add CI %s: %s", name, why(h, rc));
     printf("%s %s\n", name, r->sys_id);
     itsm_record_free(r);
     return 0;
@@ -496,7 +509,7 @@ static int ci_list(itsm *h, int argc, char **argv)
     size_t n = 0;
     tb_err rc = itsm_query(h, "cmdb_ci", NULL, 0, 0, 0, 0, &v, &n);
     if (rc)
-        return cli_fail("cannot list CIs: %s", tb_strerror(rc));
+        return cli_fail("cannot list CIs: %s", why(h, rc));
     for (size_t i = 0; i < n; i++)
         printf("%-24s %-20s %-16s %s\n", or_dash(itsm_record_get(v[i], "name")),
                or_dash(itsm_record_get(v[i], "sys_class_name")),
@@ -553,7 +566,7 @@ static int user_add(itsm *h, int argc, char **argv)
     if (rc == TB_ERR_EXISTS)
         return cli_fail("user already exists: %s", user_name);
     if (rc)
-        return cli_fail("cannot add user %s: %s", user_name, tb_strerror(rc));
+        return cli_fail("cannot add user %s: %s", user_name, why(h, rc));
     printf("%s %s\n", user_name, r->sys_id);
     itsm_record_free(r);
     return 0;
@@ -567,7 +580,7 @@ static int user_list(itsm *h, int argc, char **argv)
     size_t n = 0;
     tb_err rc = itsm_query(h, "sys_user", NULL, 0, 0, 0, 0, &v, &n);
     if (rc)
-        return cli_fail("cannot list users: %s", tb_strerror(rc));
+        return cli_fail("cannot list users: %s", why(h, rc));
     for (size_t i = 0; i < n; i++)
         printf("%-20s %-24s %-28s %s\n", itsm_record_get(v[i], "user_name"),
                or_dash(itsm_record_get(v[i], "name")), or_dash(itsm_record_get(v[i], "email")),
