@@ -13,13 +13,15 @@
 
 #define MAX_SETS 64
 
-#define U_TICKET "ticketbridge ticket create|show|list|note ... (--help for each)"
+#define U_TICKET "ticketbridge ticket create|show|list|note|update|attach ... (--help for each)"
 #define U_CREATE "ticketbridge ticket create [--table incident] --short-description TEXT" \
                  " [--description T] [--state N] [--assigned-to USER_NAME] [--ci CI_NAME]" \
                  " [--approval V] [--set field=value ...]"
 #define U_SHOW "ticketbridge ticket show NUMBER|SYS_ID"
 #define U_LIST "ticketbridge ticket list [--table T] [--limit N] [--query ENCODED] [--fields a,b]"
 #define U_NOTE "ticketbridge ticket note NUMBER TEXT"
+#define U_UPDATE "ticketbridge ticket update NUMBER field=value ..."
+#define U_ATTACH "ticketbridge ticket attach NUMBER FILE [--type MIME_TYPE] [--name FILE_NAME]"
 #define U_CI "ticketbridge ci add NAME [--class C] [--ip A] [--fqdn F] [--os O] | ci list"
 #define U_CI_ADD "ticketbridge ci add NAME [--class C] [--ip A] [--fqdn F] [--os O]"
 #define U_CI_LIST "ticketbridge ci list"
@@ -447,6 +449,103 @@ static int ticket_note(itsm *h, int argc, char **argv)
     return ret;
 }
 
+static int ticket_update(itsm *h, int argc, char **argv)
+{
+    if (argc < 3 || argc - 2 > MAX_SETS)
+        return cli_usage_error(U_UPDATE);
+    itsm_kv kv[MAX_SETS];
+    char *sets[MAX_SETS] = {0};
+    int ret = 0;
+    size_t n = 0;
+    for (int i = 2; !ret && i < argc; i++) {
+        char *eq = strchr(argv[i], '=');
+        if (!eq || eq == argv[i] || !(sets[n] = strdup(argv[i])))
+            ret = eq && eq != argv[i] ? cli_fail("out of memory") : cli_usage_error(U_UPDATE);
+        else {
+            sets[n][eq - argv[i]] = '\0';
+            kv[n] = (itsm_kv){sets[n], sets[n] + (eq - argv[i]) + 1};
+            n++;
+        }
+    }
+    itsm_record *r = NULL;
+    if (!ret)
+        ret = find_ticket(h, argv[1], &r);
+    tb_err rc;
+    if (!ret && (rc = itsm_update(h, r->table, r->sys_id, kv, n)))
+        ret = cli_fail("cannot update %s: %s", argv[1], why(h, rc));
+    itsm_record_free(r);
+    for (size_t i = 0; i < n; i++)
+        free(sets[i]);
+    return ret;
+}
+
+/* The whole file, at most ITSM_MAX_ATTACHMENT bytes. */
+static int read_upload(const char *path, char **data, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return cli_fail("cannot read %s", path);
+    tb_buf b;
+    tb_buf_init(&b, ITSM_MAX_ATTACHMENT);
+    char chunk[65536];
+    size_t got;
+    tb_err rc = TB_OK;
+    while (!rc && (got = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        rc = tb_buf_append(&b, chunk, got);
+    int bad = ferror(fp);
+    fclose(fp);
+    if (rc || bad) {
+        tb_buf_free(&b);
+        return rc == TB_ERR_TOO_LARGE ? cli_fail("%s is larger than %u bytes", path, ITSM_MAX_ATTACHMENT)
+                                      : cli_fail("cannot read %s", path);
+    }
+    *len = b.len;
+    *data = tb_buf_take(&b);
+    return 0;
+}
+
+static int ticket_attach(itsm *h, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"type", required_argument, NULL, 't'},
+        {"name", required_argument, NULL, 'n'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *type = "application/octet-stream", *name = NULL;
+    int o;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (o == 't')
+            type = optarg;
+        else if (o == 'n')
+            name = optarg;
+        else
+            return cli_usage_error(U_ATTACH);
+    }
+    if (argc - optind != 2)
+        return cli_usage_error(U_ATTACH);
+    const char *key = argv[optind], *path = argv[optind + 1];
+    if (!name) {
+        const char *slash = strrchr(path, '/');
+        name = slash ? slash + 1 : path;
+    }
+    char *data = NULL;
+    size_t len = 0;
+    itsm_record *r = NULL, *a = NULL;
+    int ret = read_upload(path, &data, &len);
+    if (!ret)
+        ret = find_ticket(h, key, &r);
+    tb_err rc;
+    if (!ret && (rc = itsm_attach(h, r->table, r->sys_id, name, type, data, len, &a)))
+        ret = cli_fail("cannot attach %s to %s: %s", name, key, why(h, rc));
+    if (!ret)
+        printf("%s %s\n", a->sys_id, or_dash(itsm_record_get(a, "size_bytes")));
+    itsm_record_free(a);
+    itsm_record_free(r);
+    free(data);
+    return ret;
+}
+
 int cli_ticket(tb_cli *c, int argc, char **argv)
 {
     ticket_db_path = itsm_is_remote(&c->cfg) ? NULL : c->cfg.database;
@@ -455,6 +554,8 @@ int cli_ticket(tb_cli *c, int argc, char **argv)
         {"show", U_SHOW, ticket_show},
         {"list", U_LIST, ticket_list},
         {"note", U_NOTE, ticket_note},
+        {"update", U_UPDATE, ticket_update},
+        {"attach", U_ATTACH, ticket_attach},
     };
     return dispatch(c, argc, argv, cmds, sizeof cmds / sizeof cmds[0], U_TICKET);
 }
