@@ -177,6 +177,7 @@ static json_t *load_result(const char *body, size_t len, json_t **root)
 
 tb_err sn_parse_record(const char *body, size_t len, const char *table, itsm_record **out)
 {
+    *out = NULL;
     json_t *root;
     json_t *res = load_result(body, len, &root);
     tb_err rc = res ? record_from(res, table, out) : TB_ERR_INVALID;
