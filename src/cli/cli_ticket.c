@@ -3,6 +3,7 @@
  * Argument parsing and printing only. */
 #include "cli/cli.h"
 #include "itsm/itsm.h"
+#include "itsm/itsm_servicenow.h"
 #include "itsm/itsm_table.h"
 #include "itsm/snquery.h"
 
@@ -19,7 +20,7 @@
                  " [--approval V] [--set field=value ...]"
 #define U_SHOW "ticketbridge ticket show NUMBER|SYS_ID"
 #define U_LIST "ticketbridge ticket list [--table T] [--limit N] [--query ENCODED] [--fields a,b]"
-#define U_NOTE "ticketbridge ticket note NUMBER TEXT"
+#define U_NOTE "ticketbridge ticket note NUMBER TEXT [--once MARKER]"
 #define U_UPDATE "ticketbridge ticket update NUMBER field=value ..."
 #define U_ATTACH "ticketbridge ticket attach NUMBER FILE [--type MIME_TYPE] [--name FILE_NAME]"
 #define U_CI "ticketbridge ci add NAME [--class C] [--ip A] [--fqdn F] [--os O] | ci list"
@@ -433,8 +434,17 @@ static int ticket_list(itsm *h, int argc, char **argv)
 
 static int ticket_note(itsm *h, int argc, char **argv)
 {
-    if (argc != 3 || !*argv[2])
+    /* --once MARKER: only if no work note of the ticket contains MARKER (the
+     * ServiceNow store; how jobs keep notes idempotent across retries) */
+    const char *marker = NULL;
+    if (argc == 5 && strcmp(argv[3], "--once") == 0 && *argv[4])
+        marker = argv[4];
+    else if (argc != 3)
         return cli_usage_error(U_NOTE);
+    if (!*argv[2])
+        return cli_usage_error(U_NOTE);
+    if (marker && !itsm_servicenow_errmsg(h))
+        return cli_fail("--once needs ticket_store = servicenow");
     itsm_record *r = NULL;
     int ret = find_ticket(h, argv[1], &r);
     if (ret)
@@ -442,9 +452,14 @@ static int ticket_note(itsm *h, int argc, char **argv)
     const char *who = getenv("USER");
     if (!who || !*who || strlen(who) > 64)
         who = "ticketbridge";
-    tb_err rc = itsm_add_journal(h, r->table, r->sys_id, "work_notes", argv[2], who);
+    int written = 1;
+    tb_err rc = marker ? itsm_servicenow_journal_once(h, r->table, r->sys_id, "work_notes", marker,
+                                                      argv[2], &written)
+                       : itsm_add_journal(h, r->table, r->sys_id, "work_notes", argv[2], who);
     if (rc)
         ret = cli_fail("cannot add note to %s: %s", argv[1], why(h, rc));
+    else if (!written)
+        printf("a note with that marker is already there\n");
     itsm_record_free(r);
     return ret;
 }

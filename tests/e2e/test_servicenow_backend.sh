@@ -79,6 +79,15 @@ expect_eq "note through A" "$?" 0
 expect_eq "  one work note in B" "$(bsql "select element||'|'||value||'|'||name from sys_journal_field where element_id='$SYS'")" "work_notes|Checked the toner|incident"
 expect_match "  shown by A" "$(ta ticket show "$NUM" 2>&1)" 'snow \(work_notes\): Checked the toner'
 
+# idempotent notes: the marker is looked for before writing
+ta ticket note "$NUM" "Session 42 imported [tb:session=42]" --once "[tb:session=42]" >/dev/null 2>&1
+out=$(ta ticket note "$NUM" "Session 42 imported [tb:session=42]" --once "[tb:session=42]" 2>&1)
+expect_match "note --once twice: the second finds the first" "$out" "already there"
+expect_eq "  one note in B" "$(bsql "select count(*) from sys_journal_field where element_id='$SYS' and value like '%[tb:session=42]%'")" 1
+out=$(ta ticket note "$NUM" "x" --once "a^ORb" 2>&1); rc=$?
+expect_eq "  a marker with '^' is refused" "$rc" 1
+out=$(tb ticket note "$NUM" "x" --once m 2>&1); rc=$?
+expect_match "  --once with the embedded store: refused" "$rc $out" "^1 .*needs ticket_store = servicenow"
 ta ticket update "$NUM" state=2 "description=Smoke; see ^ & 100%" >/dev/null 2>&1
 expect_eq "update through A" "$?" 0
 expect_eq "  B has the values" "$(bsql "select state||'|'||description from incident where sys_id='$SYS'")" "2|Smoke; see ^ & 100%"
