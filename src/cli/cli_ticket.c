@@ -1,7 +1,9 @@
-/* `ticket`, `ci` and `sys-user`: read and edit the embedded ticket store
- * (cfg.database) through itsm.h. Argument parsing and printing only. */
+/* `ticket`, `ci` and `sys-user`: read and edit the configured ticket store
+ * (the embedded one in cfg.database, or ServiceNow) through itsm.h.
+ * Argument parsing and printing only. */
 #include "cli/cli.h"
 #include "itsm/itsm.h"
+#include "itsm/itsm_servicenow.h"
 #include "itsm/itsm_table.h"
 #include "itsm/snquery.h"
 
@@ -12,13 +14,15 @@
 
 #define MAX_SETS 64
 
-#define U_TICKET "ticketbridge ticket create|show|list|note ... (--help for each)"
+#define U_TICKET "ticketbridge ticket create|show|list|note|update|attach ... (--help for each)"
 #define U_CREATE "ticketbridge ticket create [--table incident] --short-description TEXT" \
                  " [--description T] [--state N] [--assigned-to USER_NAME] [--ci CI_NAME]" \
                  " [--approval V] [--set field=value ...]"
 #define U_SHOW "ticketbridge ticket show NUMBER|SYS_ID"
 #define U_LIST "ticketbridge ticket list [--table T] [--limit N] [--query ENCODED] [--fields a,b]"
-#define U_NOTE "ticketbridge ticket note NUMBER TEXT"
+#define U_NOTE "ticketbridge ticket note NUMBER TEXT [--once MARKER]"
+#define U_UPDATE "ticketbridge ticket update NUMBER field=value ..."
+#define U_ATTACH "ticketbridge ticket attach NUMBER FILE [--type MIME_TYPE] [--name FILE_NAME]"
 #define U_CI "ticketbridge ci add NAME [--class C] [--ip A] [--fqdn F] [--os O] | ci list"
 #define U_CI_ADD "ticketbridge ci add NAME [--class C] [--ip A] [--fqdn F] [--os O]"
 #define U_CI_LIST "ticketbridge ci list"
@@ -40,12 +44,20 @@ static int is_help(const char *s)
 
 static int open_store(tb_cli *c, itsm **h)
 {
-    tb_err rc = itsm_embedded_schema(c->cfg.database);
-    if (!rc)
-        rc = itsm_embedded_open(c->cfg.database, h);
+    char err[512] = "";
+    tb_err rc = itsm_is_remote(&c->cfg) ? TB_OK : itsm_embedded_schema(c->cfg.database);
     if (rc)
         return cli_fail("cannot open ticket store %s: %s", c->cfg.database, tb_strerror(rc));
+    if ((rc = itsm_open(&c->cfg, h, err, sizeof err)))
+        return cli_fail("%s", err[0] ? err : tb_strerror(rc));
     return 0;
+}
+
+/* Why a call failed: the backend's own account when it keeps one. */
+static const char *why(itsm *h, tb_err rc)
+{
+    const char *m = itsm_errmsg(h);
+    return *m ? m : tb_strerror(rc);
 }
 
 static const char *or_dash(const char *s)
@@ -176,18 +188,19 @@ static int ticket_create(itsm *h, int argc, char **argv)
         tb_err rc = TB_OK;
         if (a.user && (rc = lookup(h, "sys_user", "user_name", a.user, user_id)))
             ret = rc == TB_ERR_NOT_FOUND ? cli_fail("no such user: %s", a.user)
-                                         : cli_fail("user lookup failed: %s", tb_strerror(rc));
+                                         : cli_fail("user lookup failed: %s", why(h, rc));
         else if (a.user)
             add_kv(&a, "assigned_to", user_id);
         if (!ret && a.ci && (rc = lookup(h, "cmdb_ci", "name", a.ci, ci_id)))
             ret = rc == TB_ERR_NOT_FOUND ? cli_fail("no such CI: %s", a.ci)
-                                         : cli_fail("CI lookup failed: %s", tb_strerror(rc));
+                                         : cli_fail("CI lookup failed: %s", why(h, rc));
         else if (!ret && a.ci)
             add_kv(&a, "cmdb_ci", ci_id);
         itsm_record *r = NULL;
         if (!ret && (rc = itsm_create(h, a.table, a.kv, a.n, &r)))
-            ret = cli_fail("cannot create %s: %s%s", a.table, tb_strerror(rc),
-                           rc == TB_ERR_INVALID ? " (unknown field or bad value)" : "");
+            ret = cli_fail("cannot create %s: %s%s", a.table, why(h, rc),
+                           rc == TB_ERR_INVALID && !*itsm_errmsg(h) ? " (unknown field or bad value)"
+                                                                     : "");
         if (!ret)
             printf("%s %s\n", itsm_record_get(r, "number"), r->sys_id);
         itsm_record_free(r);
@@ -205,7 +218,7 @@ static int find_ticket(itsm *h, const char *key, itsm_record **r)
     if (rc == TB_ERR_NOT_FOUND || rc == TB_ERR_INVALID || rc == TB_ERR_TOO_LARGE)
         return cli_fail("no such ticket: %s", key);
     if (rc)
-        return cli_fail("cannot read ticket %s: %s", key, tb_strerror(rc));
+        return cli_fail("cannot read ticket %s: %s", key, why(h, rc));
     return 0;
 }
 
@@ -226,7 +239,7 @@ static int ticket_show(itsm *h, int argc, char **argv)
     size_t n = 0;
     tb_err rc = itsm_query(h, "sys_journal_field", q, 2, 0, 0, 0, &v, &n);
     if (rc)
-        ret = cli_fail("cannot read journal of %s: %s", argv[1], tb_strerror(rc));
+        ret = cli_fail("cannot read journal of %s: %s", argv[1], why(h, rc));
     if (n)
         printf("journal:\n");
     for (size_t i = 0; i < n; i++)
@@ -324,6 +337,9 @@ static char **split_fields(char *s, int *too_many)
 static int ticket_query(itsm *h, const char *table, const char *query, const char *fields_arg,
                         size_t limit)
 {
+    if (!ticket_db_path)
+        return cli_fail("ticket list --query and --fields read the embedded store only; "
+                        "ticket_store is servicenow");
     char err[256];
     snquery *q = NULL;
     tb_err rc = snquery_parse(query, strlen(query), &q, err, sizeof err);
@@ -407,7 +423,7 @@ static int ticket_list(itsm *h, int argc, char **argv)
         size_t n = 0;
         tb_err rc = itsm_query(h, tables[t], NULL, 0, 0, limit ? limit - printed : 0, 0, &v, &n);
         if (rc)
-            return cli_fail("cannot list %s: %s", tables[t], tb_strerror(rc));
+            return cli_fail("cannot list %s: %s", tables[t], why(h, rc));
         for (size_t i = 0; i < n; i++)
             print_ticket_line(h, v[i]);
         printed += n;
@@ -418,8 +434,17 @@ static int ticket_list(itsm *h, int argc, char **argv)
 
 static int ticket_note(itsm *h, int argc, char **argv)
 {
-    if (argc != 3 || !*argv[2])
+    /* --once MARKER: only if no work note of the ticket contains MARKER (the
+     * ServiceNow store; how jobs keep notes idempotent across retries) */
+    const char *marker = NULL;
+    if (argc == 5 && strcmp(argv[3], "--once") == 0 && *argv[4])
+        marker = argv[4];
+    else if (argc != 3)
         return cli_usage_error(U_NOTE);
+    if (!*argv[2])
+        return cli_usage_error(U_NOTE);
+    if (marker && !itsm_servicenow_errmsg(h))
+        return cli_fail("--once needs ticket_store = servicenow");
     itsm_record *r = NULL;
     int ret = find_ticket(h, argv[1], &r);
     if (ret)
@@ -427,21 +452,125 @@ static int ticket_note(itsm *h, int argc, char **argv)
     const char *who = getenv("USER");
     if (!who || !*who || strlen(who) > 64)
         who = "ticketbridge";
-    tb_err rc = itsm_add_journal(h, r->table, r->sys_id, "work_notes", argv[2], who);
+    int written = 1;
+    tb_err rc = marker ? itsm_servicenow_journal_once(h, r->table, r->sys_id, "work_notes", marker,
+                                                      argv[2], &written)
+                       : itsm_add_journal(h, r->table, r->sys_id, "work_notes", argv[2], who);
     if (rc)
-        ret = cli_fail("cannot add note to %s: %s", argv[1], tb_strerror(rc));
+        ret = cli_fail("cannot add note to %s: %s", argv[1], why(h, rc));
+    else if (!written)
+        printf("a note with that marker is already there\n");
     itsm_record_free(r);
+    return ret;
+}
+
+static int ticket_update(itsm *h, int argc, char **argv)
+{
+    if (argc < 3 || argc - 2 > MAX_SETS)
+        return cli_usage_error(U_UPDATE);
+    itsm_kv kv[MAX_SETS];
+    char *sets[MAX_SETS] = {0};
+    int ret = 0;
+    size_t n = 0;
+    for (int i = 2; !ret && i < argc; i++) {
+        char *eq = strchr(argv[i], '=');
+        if (!eq || eq == argv[i] || !(sets[n] = strdup(argv[i])))
+            ret = eq && eq != argv[i] ? cli_fail("out of memory") : cli_usage_error(U_UPDATE);
+        else {
+            sets[n][eq - argv[i]] = '\0';
+            kv[n] = (itsm_kv){sets[n], sets[n] + (eq - argv[i]) + 1};
+            n++;
+        }
+    }
+    itsm_record *r = NULL;
+    if (!ret)
+        ret = find_ticket(h, argv[1], &r);
+    tb_err rc;
+    if (!ret && (rc = itsm_update(h, r->table, r->sys_id, kv, n)))
+        ret = cli_fail("cannot update %s: %s", argv[1], why(h, rc));
+    itsm_record_free(r);
+    for (size_t i = 0; i < n; i++)
+        free(sets[i]);
+    return ret;
+}
+
+/* The whole file, at most ITSM_MAX_ATTACHMENT bytes. */
+static int read_upload(const char *path, char **data, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return cli_fail("cannot read %s", path);
+    tb_buf b;
+    tb_buf_init(&b, ITSM_MAX_ATTACHMENT);
+    char chunk[65536];
+    size_t got;
+    tb_err rc = TB_OK;
+    while (!rc && (got = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        rc = tb_buf_append(&b, chunk, got);
+    int bad = ferror(fp);
+    fclose(fp);
+    if (rc || bad) {
+        tb_buf_free(&b);
+        return rc == TB_ERR_TOO_LARGE ? cli_fail("%s is larger than %u bytes", path, ITSM_MAX_ATTACHMENT)
+                                      : cli_fail("cannot read %s", path);
+    }
+    *len = b.len;
+    *data = tb_buf_take(&b);
+    return 0;
+}
+
+static int ticket_attach(itsm *h, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"type", required_argument, NULL, 't'},
+        {"name", required_argument, NULL, 'n'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *type = "application/octet-stream", *name = NULL;
+    int o;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (o == 't')
+            type = optarg;
+        else if (o == 'n')
+            name = optarg;
+        else
+            return cli_usage_error(U_ATTACH);
+    }
+    if (argc - optind != 2)
+        return cli_usage_error(U_ATTACH);
+    const char *key = argv[optind], *path = argv[optind + 1];
+    if (!name) {
+        const char *slash = strrchr(path, '/');
+        name = slash ? slash + 1 : path;
+    }
+    char *data = NULL;
+    size_t len = 0;
+    itsm_record *r = NULL, *a = NULL;
+    int ret = read_upload(path, &data, &len);
+    if (!ret)
+        ret = find_ticket(h, key, &r);
+    tb_err rc;
+    if (!ret && (rc = itsm_attach(h, r->table, r->sys_id, name, type, data, len, &a)))
+        ret = cli_fail("cannot attach %s to %s: %s", name, key, why(h, rc));
+    if (!ret)
+        printf("%s %s\n", a->sys_id, or_dash(itsm_record_get(a, "size_bytes")));
+    itsm_record_free(a);
+    itsm_record_free(r);
+    free(data);
     return ret;
 }
 
 int cli_ticket(tb_cli *c, int argc, char **argv)
 {
-    ticket_db_path = c->cfg.database;
+    ticket_db_path = itsm_is_remote(&c->cfg) ? NULL : c->cfg.database;
     static const subcmd cmds[] = {
         {"create", U_CREATE, ticket_create},
         {"show", U_SHOW, ticket_show},
         {"list", U_LIST, ticket_list},
         {"note", U_NOTE, ticket_note},
+        {"update", U_UPDATE, ticket_update},
+        {"attach", U_ATTACH, ticket_attach},
     };
     return dispatch(c, argc, argv, cmds, sizeof cmds / sizeof cmds[0], U_TICKET);
 }
@@ -482,7 +611,7 @@ static int ci_add(itsm *h, int argc, char **argv)
     kv[n++] = (itsm_kv){"name", name};
     itsm_record *r = NULL;
     if ((rc = itsm_create(h, "cmdb_ci", kv, n, &r)))
-        return cli_fail("cannot add CI %s: %s", name, tb_strerror(rc));
+        return cli_fail("cannot add CI %s: %s", name, why(h, rc));
     printf("%s %s\n", name, r->sys_id);
     itsm_record_free(r);
     return 0;
@@ -496,7 +625,7 @@ static int ci_list(itsm *h, int argc, char **argv)
     size_t n = 0;
     tb_err rc = itsm_query(h, "cmdb_ci", NULL, 0, 0, 0, 0, &v, &n);
     if (rc)
-        return cli_fail("cannot list CIs: %s", tb_strerror(rc));
+        return cli_fail("cannot list CIs: %s", why(h, rc));
     for (size_t i = 0; i < n; i++)
         printf("%-24s %-20s %-16s %s\n", or_dash(itsm_record_get(v[i], "name")),
                or_dash(itsm_record_get(v[i], "sys_class_name")),
@@ -553,7 +682,7 @@ static int user_add(itsm *h, int argc, char **argv)
     if (rc == TB_ERR_EXISTS)
         return cli_fail("user already exists: %s", user_name);
     if (rc)
-        return cli_fail("cannot add user %s: %s", user_name, tb_strerror(rc));
+        return cli_fail("cannot add user %s: %s", user_name, why(h, rc));
     printf("%s %s\n", user_name, r->sys_id);
     itsm_record_free(r);
     return 0;
@@ -567,7 +696,7 @@ static int user_list(itsm *h, int argc, char **argv)
     size_t n = 0;
     tb_err rc = itsm_query(h, "sys_user", NULL, 0, 0, 0, 0, &v, &n);
     if (rc)
-        return cli_fail("cannot list users: %s", tb_strerror(rc));
+        return cli_fail("cannot list users: %s", why(h, rc));
     for (size_t i = 0; i < n; i++)
         printf("%-20s %-24s %-28s %s\n", itsm_record_get(v[i], "user_name"),
                or_dash(itsm_record_get(v[i], "name")), or_dash(itsm_record_get(v[i], "email")),

@@ -19,6 +19,9 @@ void tb_config_defaults(tb_config *cfg)
     cfg->log_level = TB_LOG_INFO;
     snprintf(cfg->ticket_store, sizeof cfg->ticket_store, "embedded");
     cfg->batch_max = 512;
+    cfg->servicenow_timeout_ms = 30000;
+    cfg->servicenow_max_connections = 4;
+    cfg->servicenow_retry_max_wait_ms = 10000;
 }
 
 static char *trim(char *s)
@@ -48,6 +51,36 @@ static int set_str(char *dst, size_t dstsz, const char *v)
     if (n >= dstsz)
         return -1;
     memcpy(dst, v, n + 1);
+    return 0;
+}
+
+/* The servicenow_* keys; 1 = not one of them. */
+static int servicenow_key(tb_config *cfg, const char *k, const char *v, int *bad)
+{
+    if (!strcmp(k, "servicenow_url"))
+        *bad = set_str(cfg->servicenow_url, sizeof cfg->servicenow_url, v) ||
+               (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0);
+    else if (!strcmp(k, "servicenow_user"))
+        *bad = set_str(cfg->servicenow_user, sizeof cfg->servicenow_user, v);
+    else if (!strcmp(k, "servicenow_password_file"))
+        *bad = set_str(cfg->servicenow_password_file, sizeof cfg->servicenow_password_file, v);
+    else if (!strcmp(k, "servicenow_oauth_client_id"))
+        *bad = set_str(cfg->servicenow_oauth_client_id, sizeof cfg->servicenow_oauth_client_id, v);
+    else if (!strcmp(k, "servicenow_oauth_client_secret_file"))
+        *bad = set_str(cfg->servicenow_oauth_client_secret_file,
+                       sizeof cfg->servicenow_oauth_client_secret_file, v);
+    else if (!strcmp(k, "servicenow_ca_file"))
+        *bad = set_str(cfg->servicenow_ca_file, sizeof cfg->servicenow_ca_file, v);
+    else if (!strcmp(k, "servicenow_proxy"))
+        *bad = set_str(cfg->servicenow_proxy, sizeof cfg->servicenow_proxy, v);
+    else if (!strcmp(k, "servicenow_timeout_ms"))
+        *bad = parse_int(v, 100, 600000, &cfg->servicenow_timeout_ms);
+    else if (!strcmp(k, "servicenow_max_connections"))
+        *bad = parse_int(v, 1, 256, &cfg->servicenow_max_connections);
+    else if (!strcmp(k, "servicenow_retry_max_wait_ms"))
+        *bad = parse_int(v, 0, 600000, &cfg->servicenow_retry_max_wait_ms);
+    else
+        return 1;
     return 0;
 }
 
@@ -107,13 +140,15 @@ tb_err tb_config_load(const char *path, tb_config *cfg, char *err, size_t errsz)
         else if (!strcmp(k, "log_file"))
             bad = set_str(cfg->log_file, sizeof cfg->log_file, v);
         else if (!strcmp(k, "ticket_store")) {
-            if (strcmp(v, "embedded") != 0) {
-                snprintf(err, errsz, "%s:%d: ticket_store '%s' is not supported (supported: embedded)",
+            if (strcmp(v, "embedded") != 0 && strcmp(v, "servicenow") != 0) {
+                snprintf(err, errsz,
+                         "%s:%d: ticket_store '%s' is not supported (supported: embedded, servicenow)",
                          path, lineno, v);
                 rc = TB_ERR_CONFIG;
                 break;
             }
             bad = set_str(cfg->ticket_store, sizeof cfg->ticket_store, v);
+        } else if (!servicenow_key(cfg, k, v, &bad)) {
         } else {
             snprintf(err, errsz, "%s:%d: unknown key '%s'", path, lineno, k);
             rc = TB_ERR_CONFIG;
@@ -128,6 +163,10 @@ tb_err tb_config_load(const char *path, tb_config *cfg, char *err, size_t errsz)
     fclose(fp);
     if (!rc && (!cfg->tls_cert[0]) != (!cfg->tls_key[0])) {
         snprintf(err, errsz, "%s: tls_cert and tls_key must be set together", path);
+        rc = TB_ERR_CONFIG;
+    }
+    if (!rc && !strcmp(cfg->ticket_store, "servicenow") && !cfg->servicenow_url[0]) {
+        snprintf(err, errsz, "%s: ticket_store = servicenow needs servicenow_url", path);
         rc = TB_ERR_CONFIG;
     }
     return rc;

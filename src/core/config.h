@@ -23,7 +23,18 @@ typedef struct tb_config {
     int connection_timeout;         /* seconds idle, default 30 */
     tb_log_level log_level;         /* default info */
     char log_file[TB_PATH_MAX];     /* "" = stderr */
-    char ticket_store[32];          /* embedded (default) */
+    char ticket_store[32];          /* embedded (default) | servicenow */
+    /* ticket_store = servicenow (docs/servicenow-backend.md) */
+    char servicenow_url[512];       /* https://instance.service-now.com */
+    char servicenow_user[128];      /* Basic, or the OAuth password grant's user */
+    char servicenow_password_file[TB_PATH_MAX];
+    char servicenow_oauth_client_id[256];   /* set: OAuth at /oauth_token.do */
+    char servicenow_oauth_client_secret_file[TB_PATH_MAX];
+    char servicenow_ca_file[TB_PATH_MAX];   /* PEM bundle; "" = the system store */
+    char servicenow_proxy[512];     /* "" = the environment's; "none" = direct; else a URL */
+    int servicenow_timeout_ms;      /* whole request, default 30000 */
+    int servicenow_max_connections; /* requests in flight per process, default 4 */
+    int servicenow_retry_max_wait_ms; /* longest Retry-After honoured on 429/503, default 10000 */
     int batch_max;                  /* group-commit batch cap, default 512 */
     int bench_no_store;             /* `serve --bench-no-store` only; never from the file */
 } tb_config;

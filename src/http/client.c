@@ -110,6 +110,10 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
         memcpy(x->rs->err_body + x->err_len, data, n);
         x->err_len += n;
         x->rs->err_body[x->err_len] = '\0';
+        if (x->rq->error_body && x->rq->error_body->len < x->rq->error_body->max) {
+            size_t space = x->rq->error_body->max - x->rq->error_body->len;
+            (void)tb_buf_append(x->rq->error_body, data, len < space ? len : space);
+        }
         return len;
     }
     if (x->rq->on_chunk) {
@@ -287,10 +291,20 @@ tb_err tb_http_perform(tb_http_client *c, const tb_http_request *rq, tb_http_res
     tb_err rc = auth_header(rq, &hdrs);
     if (!rc)
         rc = add_header(&hdrs, "Expect:");  /* no 100-continue round trip */
+    for (size_t i = 0; !rc && rq->headers && rq->headers[i]; i++)
+        rc = strpbrk(rq->headers[i], "\r\n") ? TB_ERR_INVALID : add_header(&hdrs, rq->headers[i]);
     if (!rc && rq->json)
         rc = add_header(&hdrs, "Content-Type: application/json");
-    for (const char *const *h = rq->headers; !rc && h && *h; h++)
-        rc = strpbrk(*h, "\r\n") ? TB_ERR_INVALID : add_header(&hdrs, *h);
+    else if (!rc && rq->data) {
+        char ct[300];
+        const char *t = rq->content_type ? rq->content_type : "application/octet-stream";
+        if (strpbrk(t, "\r\n") || strlen(t) > 255)
+            rc = TB_ERR_INVALID;
+        else {
+            snprintf(ct, sizeof ct, "Content-Type: %s", t);
+            rc = add_header(&hdrs, ct);
+        }
+    }
     if (rc) {
         slist_wipe_free(hdrs);
         tb_errmsg(rs->err, sizeof rs->err, "cannot build request headers: %s", tb_strerror(rc));
@@ -324,15 +338,20 @@ tb_err tb_http_perform(tb_http_client *c, const tb_http_request *rq, tb_http_res
     SETOPT(CURLOPT_WRITEDATA, &x);
     SETOPT(CURLOPT_HEADERFUNCTION, on_header);
     SETOPT(CURLOPT_HEADERDATA, &x);
-    if (rq->method == TB_HTTP_POST || rq->method == TB_HTTP_PUT) {
-        const char *body = rq->json ? rq->json : rq->form ? rq->form : "";
+    if (rq->method == TB_HTTP_GET) {
+        SETOPT(CURLOPT_HTTPGET, 1L);
+    } else if (rq->method == TB_HTTP_DELETE) {
+        SETOPT(CURLOPT_CUSTOMREQUEST, "DELETE");
+    } else {
+        const char *body = rq->json ? rq->json : rq->data ? (const char *)rq->data : rq->form ? rq->form : "";
+        size_t blen = rq->json || !rq->data ? strlen(body) : rq->data_len;
         SETOPT(CURLOPT_POST, 1L);
-        SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+        SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
         SETOPT(CURLOPT_POSTFIELDS, body);
         if (rq->method == TB_HTTP_PUT)
             SETOPT(CURLOPT_CUSTOMREQUEST, "PUT");
-    } else {
-        SETOPT(CURLOPT_HTTPGET, 1L);
+        else if (rq->method == TB_HTTP_PATCH)
+            SETOPT(CURLOPT_CUSTOMREQUEST, "PATCH");
     }
     if (cc != CURLE_OK) {
         slist_wipe_free(hdrs);

@@ -36,7 +36,7 @@ typedef struct tb_http_client tb_http_client;
  * returns that same error. */
 typedef tb_err (*tb_http_chunk_fn)(void *ctx, const char *data, size_t len);
 
-typedef enum { TB_HTTP_GET, TB_HTTP_POST, TB_HTTP_PUT } tb_http_method;
+typedef enum { TB_HTTP_GET, TB_HTTP_POST, TB_HTTP_PUT, TB_HTTP_PATCH, TB_HTTP_DELETE } tb_http_method;
 
 /* All pointers are borrowed for the duration of tb_http_perform only. */
 typedef struct tb_http_request {
@@ -44,7 +44,10 @@ typedef struct tb_http_request {
     const char *url;            /* http:// or https:// only */
     const char *form;           /* POST body, already form-encoded (tb_http_form_add);
                                  * sent as application/x-www-form-urlencoded; NULL = empty */
-    const char *json;           /* POST/PUT body sent as application/json instead of form */
+    const char *json;           /* body sent as application/json instead of form (NUL-terminated) */
+    const void *data;           /* raw body (POST, PUT, PATCH) instead of form, data_len bytes, */
+    size_t data_len;            /* sent with content_type */
+    const char *content_type;   /* "Content-Type: ..." for data; NULL = application/octet-stream */
     const char *const *headers; /* extra "Name: value" lines, NULL-terminated; CR/LF refused */
     const char *bearer;         /* "Authorization: Bearer <bearer>" when set */
     const char *basic_user;     /* "Authorization: Basic base64(user:pass)" when both set */
@@ -62,6 +65,8 @@ typedef struct tb_http_request {
                                  * over the cap → TB_ERR_TOO_LARGE */
     tb_http_chunk_fn on_chunk;
     void *chunk_ctx;
+    tb_buf *error_body;         /* optional: a non-2xx body is appended here too, up to its cap
+                                 * (the rest dropped), for APIs that explain errors in JSON */
 } tb_http_request;
 
 typedef struct tb_http_response {

@@ -126,4 +126,13 @@ tb_err itsm_embedded_schema(const char *db_path);
  * 5000 ms): a caller with a deadline (the approval endpoint) sets its own. */
 tb_err itsm_embedded_busy_timeout(itsm *h, int ms);
 
+/* The ticket store the configuration names (ticket_store = embedded, the
+ * database file; = servicenow, itsm_servicenow.h), so callers need not care
+ * which. On failure err says why. itsm_errmsg: the readable reason of a
+ * handle's last failed call when its backend keeps one, else "". */
+struct tb_config;
+tb_err itsm_open(const struct tb_config *cfg, itsm **out, char *err, size_t errsz);
+const char *itsm_errmsg(itsm *h);
+int itsm_is_remote(const struct tb_config *cfg);
+
 #endif

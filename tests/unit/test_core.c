@@ -588,7 +588,7 @@ static void test_config_bad_values(void **state)
         "port = 70000\n", "port = -1\n", "port = abc\n", "port = 80x\n", "port =\n",
         "port = 99999999999999999999\n", "workers = 65\n", "http_threads = 0\n",
         "connection_timeout = 0\n", "max_connections = 100001\n", "batch_max = 0\n",
-        "log_level = verbose\n", "ticket_store = servicenow\n",
+        "log_level = verbose\n", "ticket_store = remote\n",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         tb_config_defaults(&f->cfg);
