@@ -32,7 +32,7 @@
 #define STOP_DRAIN_MS 10000
 /* WAL checkpoints (flow/checkpointer.h): how often, and the size past which
  * the WAL is started over. */
-#define CHECKPOINT_INTERVAL_MS 500
+#define CHECKPOINT_INTERVAL_MS 2000
 #define WAL_TRUNCATE_BYTES (64LL << 20)
 
 struct tb_gateway {
