@@ -252,7 +252,7 @@ static int check_cmd(tb_cli *cli, int argc, char **argv)
     store_close(st);
     itsm *t = NULL;
     if (!e)
-        e = itsm_embedded_open(cli->cfg.database, &t);
+        e = itsm_open(&cli->cfg, &t, NULL, 0);
     int rc = 0;
     if (e) {
         rc = cli_fail("cannot read the approval settings or the ticket store: %s", tb_strerror(e));

@@ -237,7 +237,7 @@ static void warn_group(tb_cli *cli, const char *group)
     if (!*group)
         return;
     itsm *t;
-    if (itsm_embedded_open(cli->cfg.database, &t))
+    if (itsm_open(&cli->cfg, &t, NULL, 0))
         return;
     itsm_kv kv = {"name", group};
     itsm_record **v = NULL, *r = NULL;

@@ -85,9 +85,10 @@ int cli_jump(tb_cli *cli, int argc, char **argv)
     if (rc)
         return rc;
     itsm *t;
-    if ((e = itsm_embedded_open(cli->cfg.database, &t))) {
+    char oerr[256];
+    if ((e = itsm_open(&cli->cfg, &t, oerr, sizeof oerr))) {
         tb_appliance_clear(&a);
-        return cli_fail("cannot open the ticket store: %s", tb_strerror(e));
+        return cli_fail("%s", oerr);
     }
     jump_link l;
     char err[256];

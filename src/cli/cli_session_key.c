@@ -118,6 +118,7 @@ int cli_session_key(tb_cli *cli, int argc, char **argv)
         return cli_fail("cannot load secret key %s: %s", kp, tb_strerror(e));
     appliance_cache *apps = NULL;
     import_ctx *ic = NULL;
+    ticket_store *ts = NULL;
     rc = 1;
     e = appliance_cache_open(cli->cfg.database, &key, &apps);
     tb_secret_key_wipe(&key);
@@ -127,7 +128,11 @@ int cli_session_key(tb_cli *cli, int argc, char **argv)
     }
     /* No writer: this command reads through the importer's handles and
      * writes its one record itself. */
-    import_opts io = {.db_path = cli->cfg.database, .appliances = apps};
+    if ((e = ticket_store_new(&cli->cfg, &ts))) {
+        cli_fail("cannot set up the ticket store: %s", tb_strerror(e));
+        goto out;
+    }
+    import_opts io = {.db_path = cli->cfg.database, .tickets = ts, .appliances = apps};
     if ((e = tb_http_client_global_init()) || (e = import_ctx_new(&io, &ic))) {
         cli_fail("cannot start: %s", tb_strerror(e));
         goto out;
@@ -173,6 +178,7 @@ int cli_session_key(tb_cli *cli, int argc, char **argv)
     sk_result_free(&r);
 out:
     import_ctx_free(ic);
+    ticket_store_free(ts);
     appliance_cache_close(apps);
     return rc;
 }

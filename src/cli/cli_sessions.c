@@ -23,9 +23,10 @@
 static int resolve(tb_cli *cli, const char *task, const char *ci, char task_id[33], char ci_id[33])
 {
     itsm *t;
-    tb_err e = itsm_embedded_open(cli->cfg.database, &t);
+    char oerr[256];
+    tb_err e = itsm_open(&cli->cfg, &t, oerr, sizeof oerr);
     if (e)
-        return cli_fail("cannot open the ticket store: %s", tb_strerror(e));
+        return cli_fail("%s", oerr);
     int rc = 0;
     if (task) {
         itsm_record *r = NULL;
@@ -200,6 +201,7 @@ int cli_import(tb_cli *cli, int argc, char **argv)
     appliance_cache *apps = NULL;
     tb_writer *w = NULL;
     import_ctx *ic = NULL;
+    ticket_store *ts = NULL;
     int rc = 1;
     e = appliance_cache_open(cli->cfg.database, &key, &apps);
     tb_secret_key_wipe(&key);
@@ -219,7 +221,11 @@ int cli_import(tb_cli *cli, int argc, char **argv)
         cli_fail("cannot start: %s", tb_strerror(e));
         goto out;
     }
-    import_opts io = {.db_path = cli->cfg.database, .appliances = apps, .writer = w};
+    if ((e = ticket_store_new(&cli->cfg, &ts))) {
+        cli_fail("cannot set up the ticket store: %s", tb_strerror(e));
+        goto out;
+    }
+    import_opts io = {.db_path = cli->cfg.database, .tickets = ts, .appliances = apps, .writer = w};
     if ((e = import_ctx_new(&io, &ic))) {
         cli_fail("cannot start the importer: %s", tb_strerror(e));
         goto out;
@@ -240,6 +246,7 @@ int cli_import(tb_cli *cli, int argc, char **argv)
     rc = 0;
 out:
     import_ctx_free(ic);
+    ticket_store_free(ts);
     writer_stop(w);
     appliance_cache_close(apps);
     return rc;

@@ -239,13 +239,13 @@ static void handle_appliances(tb_http_req *req)
 
 /* ---- setup ---- */
 
-tb_err api_pra_new(const char *db_path, appliance_cache *appliances, api_pra **out)
+tb_err api_pra_new(ticket_store *tickets, appliance_cache *appliances, api_pra **out)
 {
     api_pra *c = calloc(1, sizeof *c);
     if (!c)
         return TB_ERR_NOMEM;
     c->appliances = appliances;
-    tb_err e = thread_handles_new(db_path, &c->threads);
+    tb_err e = thread_handles_new(ticket_store_config(tickets), &c->threads);
     if (e) {
         free(c);
         return e;

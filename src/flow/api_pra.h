@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include "flow/appliance_cache.h"
+#include "flow/ticket_store.h"
 #include "http/server.h"
 
 #define API_SESSIONS_PREFIX "/api/tb/v1/sessions/"
@@ -20,7 +21,7 @@
 
 typedef struct api_pra api_pra;
 
-tb_err api_pra_new(const char *db_path, appliance_cache *appliances, api_pra **out);
+tb_err api_pra_new(ticket_store *tickets, appliance_cache *appliances, api_pra **out);
 /* After the HTTP server has stopped. */
 void api_pra_free(api_pra *c);
 /* Writes its API_PRA_ROUTES routes to out; returns how many. */

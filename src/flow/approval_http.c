@@ -76,7 +76,7 @@ static tb_err write_decision(tb_store *st, void *arg)
     tb_err e = store_approval_insert(st, &p->rec, &id);
     if (e || !p->rec.noted)
         goto out;
-    if (!p->h->writer_tickets && (e = itsm_embedded_wrap(store_sqlite3(st), &p->h->writer_tickets)))
+    if (!p->h->writer_tickets && (e = ticket_store_wrap(p->h->opt.tickets, st, &p->h->writer_tickets)))
         goto out;
     e = itsm_add_journal(p->h->writer_tickets, p->d.task_table, p->d.task_sys_id, "work_notes", p->note,
                          "ticketbridge");
@@ -311,7 +311,7 @@ tb_err approval_http_new(const approval_http_opts *opt, approval_http **out)
     if (!h)
         return TB_ERR_NOMEM;
     h->opt = *opt;
-    tb_err e = thread_handles_new(opt->db_path, &h->threads);
+    tb_err e = thread_handles_new(ticket_store_config(opt->tickets), &h->threads);
     if (e) {
         free(h);
         return e;

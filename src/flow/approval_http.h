@@ -19,13 +19,15 @@
 #include "http/server.h"
 #include "store/writer.h"
 
+#include "flow/ticket_store.h"
+
 #define APPROVAL_PATH "/api/x_bmgr_bomgar_pam/endpoint_approval"
 #define APPROVAL_BODY_MAX (64 * 1024)
 
 typedef struct approval_http approval_http;
 
 typedef struct approval_http_opts {
-    const char *db_path;            /* embedded ticket store */
+    ticket_store *tickets;          /* borrowed: the configured ticket store */
     tb_writer *writer;              /* borrowed */
     appliance_cache *appliances;    /* borrowed */
 } approval_http_opts;

@@ -62,7 +62,7 @@ static struct csm_tls *tls_get(csm *c, tb_err *err)
     t = calloc(1, sizeof *t);
     tb_err e = t ? tb_http_client_new(&t->http) : TB_ERR_NOMEM;
     if (!e)
-        e = itsm_embedded_open(c->db_path, &t->tickets);
+        e = ticket_store_open(c->opt.tickets, &t->tickets, NULL, 0);
     if (!e)
         e = store_open(c->db_path, STORE_READ_ONLY, &t->reader);
     if (!e && pthread_setspecific(c->tls, t))
@@ -333,7 +333,7 @@ static tb_err existing(tb_store *st, struct create_arg *a)
 static tb_err writer_tickets(csm *c, tb_store *st, itsm **out)
 {
     if (!c->writer_tickets) {
-        tb_err e = itsm_embedded_wrap(store_sqlite3(st), &c->writer_tickets);
+        tb_err e = ticket_store_wrap(c->opt.tickets, st, &c->writer_tickets);
         if (e)
             return e;
     }

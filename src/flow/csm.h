@@ -43,13 +43,16 @@
 #include "store/store_csm.h"
 #include "store/writer.h"
 
+#include "flow/ticket_store.h"
+
 #define CSM_JOB_KIND "case_event"
 #define CSM_CASE_TABLE "sn_customerservice_case"
 
 typedef struct csm csm;
 
 typedef struct csm_opts {
-    const char *db_path;            /* the gateway's database and the embedded ticket store */
+    const char *db_path;            /* the gateway's database */
+    ticket_store *tickets;          /* borrowed: the configured ticket store */
     appliance_cache *appliances;    /* borrowed */
     tb_writer *writer;              /* borrowed */
 } csm_opts;

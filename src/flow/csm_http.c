@@ -53,13 +53,13 @@ static bool is_sys_id(const char *s)
     return true;
 }
 
-tb_err csm_record_location(const char *ticket_store, const char *instance_url, const char *table,
+tb_err csm_record_location(const char *store_kind, const char *instance_url, const char *table,
                            const char *sys_id, char *out, size_t outsz)
 {
     if (!is_sys_id(sys_id) || !table || (strcmp(table, "task") && !itsm_is_known_table(table)))
         return TB_ERR_INVALID;
     int n;
-    if (ticket_store && !strcmp(ticket_store, "servicenow")) {
+    if (store_kind && !strcmp(store_kind, "servicenow")) {
         if (!instance_url || strncmp(instance_url, "https://", 8) || strpbrk(instance_url, "?#\"<> \r\n"))
             return TB_ERR_INVALID;
         size_t len = strlen(instance_url);

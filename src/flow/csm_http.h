@@ -53,7 +53,7 @@ size_t csm_http_routes(csm_http *h, tb_route *out);
  * ("/tickets/<sys_id>"), the instance's nav_to.do for ServiceNow.
  * TB_ERR_INVALID for a table or sys_id that is not one, or a ServiceNow
  * store without an instance URL; TB_ERR_TOO_LARGE when out is short. */
-tb_err csm_record_location(const char *ticket_store, const char *instance_url, const char *table,
+tb_err csm_record_location(const char *store_kind, const char *instance_url, const char *table,
                            const char *sys_id, char *out, size_t outsz);
 
 #endif

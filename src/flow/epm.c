@@ -55,7 +55,7 @@ tb_err epm_tickets(epm *m, itsm **out)
     struct epm_tls *t;
     tb_err e = tls_get(m, &t);
     if (!e && !t->tickets)
-        e = itsm_embedded_open(m->db_path, &t->tickets);
+        e = ticket_store_open(m->ticket_store, &t->tickets, NULL, 0);
     if (!e)
         *out = t->tickets;
     return e;
@@ -75,7 +75,7 @@ tb_err epm_http(epm *m, tb_http_client **out)
 tb_err epm_writer_tickets(epm *m, tb_store *st, itsm **out)
 {
     if (!m->writer_tickets) {
-        tb_err e = itsm_embedded_wrap(store_sqlite3(st), &m->writer_tickets);
+        tb_err e = ticket_store_wrap(m->ticket_store, st, &m->writer_tickets);
         if (e)
             return e;
     }
@@ -83,11 +83,12 @@ tb_err epm_writer_tickets(epm *m, tb_store *st, itsm **out)
     return TB_OK;
 }
 
-tb_err epm_new(const char *db_path, const tb_secret_key *key, epm **out)
+tb_err epm_new(const char *db_path, ticket_store *tickets, const tb_secret_key *key, epm **out)
 {
     epm *m = calloc(1, sizeof *m);
     if (!m)
         return TB_ERR_NOMEM;
+    m->ticket_store = tickets;
     tb_err e = (m->db_path = strdup(db_path)) ? TB_OK : TB_ERR_NOMEM;
     if (!e)
         e = epm_settings_cache_open(db_path, key, &m->settings);

@@ -13,6 +13,7 @@
 
 #include "core/err.h"
 #include "core/secret.h"
+#include "flow/ticket_store.h"
 #include "flow/workers.h"
 #include "http/server.h"
 #include "store/writer.h"
@@ -21,7 +22,8 @@ typedef struct epm epm;
 
 /* Loads the configuration (key decrypts its secrets; the caller may wipe
  * its own copy afterwards). */
-tb_err epm_new(const char *db_path, const tb_secret_key *key, epm **out);
+/* tickets: borrowed, the configured ticket store. */
+tb_err epm_new(const char *db_path, ticket_store *tickets, const tb_secret_key *key, epm **out);
 /* Before workers_start: registers the job kinds, on writer and jobs
  * (both borrowed for the life of m). */
 tb_err epm_attach(epm *m, tb_writer *w, workers *jobs);

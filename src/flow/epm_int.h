@@ -14,6 +14,7 @@
 
 struct epm {
     char *db_path;
+    ticket_store *ticket_store;     /* borrowed */
     epm_settings_cache *settings;
     bt_oauth_cache *tokens;         /* one EPM token, shared by every worker */
     tb_writer *writer;              /* set by epm_attach */

@@ -20,11 +20,14 @@
 #include "flow/reconcile.h"
 #include "flow/session_key_http.h"
 #include "flow/session_pull.h"
+#include "flow/ticket_outbox.h"
+#include "flow/ticket_store.h"
 #include "flow/tickets_api.h"
 #include "flow/table_api.h"
 #include "itsm/itsm.h"
 #include "http/client.h"
 #include "store/store.h"
+#include "store/store_ticket_write.h"
 
 /* Every route the gateway serves (27 now) plus room to grow; raise it with new routes. */
 #define MAX_GATEWAY_ROUTES 48
@@ -49,6 +52,7 @@ struct tb_gateway {
     tickets_api tickets;            /* contexts of /api/tb/v1/tickets/{number}/... */
     table_api *table_api;
     epm *epm;
+    ticket_store *ticket_store;     /* the configured ticket store, for every flow */
     auth *auth;
     csm *csm;
     csm_http *csm_http;
@@ -182,6 +186,10 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
         snprintf(err, errsz, "cannot bring the database schema up to date (%s)", tb_strerror(e));
         goto fail;
     }
+    if ((e = ticket_store_new(cfg, &g->ticket_store))) {
+        snprintf(err, errsz, "cannot set up the ticket store (%s)", tb_strerror(e));
+        goto fail;
+    }
     char kp[TB_PATH_MAX + 8];
     tb_config_key_path(cfg, kp, sizeof kp);
     tb_secret_key skey;
@@ -190,7 +198,7 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
         goto fail;
     }
     e = appliance_cache_open(cfg->database, &skey, &g->intake.appliances);
-    tb_err epm_e = e ? TB_OK : epm_new(cfg->database, &skey, &g->epm);
+    tb_err epm_e = e ? TB_OK : epm_new(cfg->database, g->ticket_store, &skey, &g->epm);
     tb_secret_key_wipe(&skey);
     if (e || epm_e) {
         snprintf(err, errsz, "cannot load %s (%s)", e ? "appliance records" : "the EPM configuration",
@@ -215,23 +223,24 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
         snprintf(err, errsz, "cannot initialise libcurl (%s)", tb_strerror(e));
         goto fail;
     }
-    import_opts io = {.db_path = cfg->database, .appliances = g->intake.appliances, .writer = g->intake.writer};
+    import_opts io = {.db_path = cfg->database, .tickets = g->ticket_store, .appliances = g->intake.appliances, .writer = g->intake.writer};
     workers_opts wo = {.threads = cfg->workers};
-    csm_opts co = {.db_path = cfg->database, .appliances = g->intake.appliances, .writer = g->intake.writer};
+    csm_opts co = {.db_path = cfg->database, .tickets = g->ticket_store, .appliances = g->intake.appliances, .writer = g->intake.writer};
     if ((e = import_ctx_new(&io, &g->import)) || (e = workers_new(g->intake.writer, &wo, &g->intake.jobs)) ||
         (e = workers_register(g->intake.jobs, IMPORT_JOB_KIND, import_job, g->import)) ||
         (e = workers_register(g->intake.jobs, RECONCILE_JOB_KIND, reconcile_job, g->import)) ||
         (e = workers_register(g->intake.jobs, SESSION_KEY_PULL_JOB_KIND, session_pull_job, g->import)) ||
+        (e = workers_register(g->intake.jobs, TICKET_WRITE_JOB, ticket_outbox_job, g->ticket_store)) ||
         (e = csm_new(&co, &g->csm)) || (e = workers_register(g->intake.jobs, CSM_JOB_KIND, csm_job, g->csm)) ||
         (e = epm_attach(g->epm, g->intake.writer, g->intake.jobs)) ||
         (e = workers_start(g->intake.jobs))) {
         snprintf(err, errsz, "cannot start the job workers (%s)", tb_strerror(e));
         goto fail;
     }
-    approval_http_opts ao = {.db_path = cfg->database, .writer = g->intake.writer,
+    approval_http_opts ao = {.tickets = g->ticket_store, .writer = g->intake.writer,
                              .appliances = g->intake.appliances};
     if ((e = approval_http_new(&ao, &g->approval)) ||
-        (e = api_pra_new(cfg->database, g->intake.appliances, &g->api_pra)) ||
+        (e = api_pra_new(g->ticket_store, g->intake.appliances, &g->api_pra)) ||
         (e = csm_http_new(&(csm_http_opts){.csm = g->csm, .ticket_store = cfg->ticket_store}, &g->csm_http))) {
         snprintf(err, errsz, "cannot set up the approval endpoint (%s)", tb_strerror(e));
         goto fail;
@@ -302,6 +311,7 @@ fail:
     csm_http_free(g->csm_http);
     csm_free(g->csm);
     epm_free(g->epm);
+    ticket_store_free(g->ticket_store);
     import_ctx_free(g->import);
     writer_stop(g->intake.writer);
     checkpointer_stop(g->wal);
@@ -366,6 +376,7 @@ void gateway_stop(tb_gateway *g)
     csm_http_free(g->csm_http);
     csm_free(g->csm);
     epm_free(g->epm);
+    ticket_store_free(g->ticket_store);
     writer_stop(g->intake.writer);
     checkpointer_stop(g->wal);
     appliance_cache_close(g->intake.appliances);

@@ -37,7 +37,7 @@ tb_err import_tls_get(import_ctx *c, struct import_tls **out)
             return TB_ERR_NOMEM;
         tb_err e = tb_http_client_new(&t->http);
         if (!e)
-            e = itsm_embedded_open(c->db_path, &t->tickets);
+            e = ticket_store_open(c->opt.tickets, &t->tickets, NULL, 0);
         if (!e)
             e = store_open(c->db_path, STORE_READ_ONLY, &t->reader);
         if (e || pthread_setspecific(c->tls, t)) {
@@ -333,7 +333,7 @@ static tb_err do_save(tb_store *st, void *arg)
                                   &id, &sa->noted, NULL);
     if (e || sa->noted || !sa->note)
         return e;
-    if (!sa->c->writer_tickets && (e = itsm_embedded_wrap(store_sqlite3(st), &sa->c->writer_tickets)))
+    if (!sa->c->writer_tickets && (e = ticket_store_wrap(sa->c->opt.tickets, st, &sa->c->writer_tickets)))
         return e;
     itsm *t = sa->c->writer_tickets;
     if (sa->l->task_sys_id[0])

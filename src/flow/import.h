@@ -28,13 +28,16 @@
 #include "flow/workers.h"
 #include "store/writer.h"
 
+#include "flow/ticket_store.h"
+
 #define IMPORT_JOB_KIND "session_import"
 #define IMPORT_NOTE_MAX (256 * 1024)
 
 typedef struct import_ctx import_ctx;
 
 typedef struct import_opts {
-    const char *db_path;            /* embedded ticket store */
+    const char *db_path;            /* the gateway's database */
+    ticket_store *tickets;          /* borrowed: the configured ticket store */
     appliance_cache *appliances;    /* borrowed */
     tb_writer *writer;              /* borrowed */
     bt_report_limits limits;        /* zeroes = defaults */

@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
+
 struct thread_handles {
-    char *db_path;
+    tb_config cfg;
     pthread_key_t key;
 };
 
@@ -24,15 +26,14 @@ static void per_thread_free(void *p)
     free(t);
 }
 
-tb_err thread_handles_new(const char *db_path, thread_handles **out)
+tb_err thread_handles_new(const tb_config *cfg, thread_handles **out)
 {
     thread_handles *h = calloc(1, sizeof *h);
-    if (!h || !(h->db_path = strdup(db_path)) || pthread_key_create(&h->key, per_thread_free)) {
-        if (h)
-            free(h->db_path);
+    if (!h || pthread_key_create(&h->key, per_thread_free)) {
         free(h);
         return TB_ERR_NOMEM;
     }
+    h->cfg = *cfg;
     *out = h;
     return TB_OK;
 }
@@ -43,7 +44,6 @@ void thread_handles_free(thread_handles *h)
         return;
     per_thread_free(pthread_getspecific(h->key));
     pthread_key_delete(h->key);
-    free(h->db_path);
     free(h);
 }
 
@@ -64,8 +64,11 @@ itsm *thread_tickets(thread_handles *h, tb_err *e)
 {
     *e = TB_OK;
     struct per_thread *t = mine(h, e);
-    if (t && !t->tickets)
-        *e = itsm_embedded_open(h->db_path, &t->tickets);
+    if (t && !t->tickets) {
+        char err[256];
+        if ((*e = itsm_open(&h->cfg, &t->tickets, err, sizeof err)))
+            TB_LOGW("cannot open the ticket store", "err=\"%s\"", err);
+    }
     return t ? t->tickets : NULL;
 }
 
@@ -74,6 +77,6 @@ tb_store *thread_reader(thread_handles *h, tb_err *e)
     *e = TB_OK;
     struct per_thread *t = mine(h, e);
     if (t && !t->reader)
-        *e = store_open(h->db_path, STORE_READ_ONLY, &t->reader);
+        *e = store_open(h->cfg.database, STORE_READ_ONLY, &t->reader);
     return t ? t->reader : NULL;
 }

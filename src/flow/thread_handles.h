@@ -6,13 +6,15 @@
 #ifndef TB_FLOW_THREAD_HANDLES_H
 #define TB_FLOW_THREAD_HANDLES_H
 
+#include "core/config.h"
 #include "core/err.h"
 #include "itsm/itsm.h"
 #include "store/store.h"
 
 typedef struct thread_handles thread_handles;
 
-tb_err thread_handles_new(const char *db_path, thread_handles **out);
+/* cfg is copied: the ticket store it names (itsm_open), its database. */
+tb_err thread_handles_new(const tb_config *cfg, thread_handles **out);
 /* After every thread that used it has exited (or stopped using it). */
 void thread_handles_free(thread_handles *h);
 /* The calling thread's handles; NULL (with *e set) when they cannot be opened. */

@@ -304,3 +304,28 @@ void itsm_records_free(itsm_record **v, size_t n)
         itsm_record_free(v[i]);
     free(v);
 }
+
+tb_err itsm_create_once(itsm *h, const char *table, const char *key_field, const char *key_value,
+                        const itsm_kv *kv, size_t n, itsm_record **out, int *created)
+{
+    *created = 0;
+    if (!key_field || !key_value || !*key_value || !out)
+        return TB_ERR_INVALID;
+    *out = NULL;
+    itsm_kv key = {key_field, key_value};
+    itsm_record **v = NULL;
+    size_t nv = 0;
+    tb_err rc = itsm_query(h, table, &key, 1, 0, 1, 0, &v, &nv);
+    if (rc)
+        return rc;
+    if (nv) {
+        *out = v[0];
+        v[0] = NULL;
+        itsm_records_free(v, nv);
+        return TB_OK;
+    }
+    itsm_records_free(v, nv);
+    rc = itsm_create(h, table, kv, n, out);
+    *created = !rc;
+    return rc;
+}

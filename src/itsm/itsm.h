@@ -98,6 +98,12 @@ tb_err itsm_attach_by(itsm *, const char *table, const char *sys_id, const char 
                       const char *content_type, const void *data, size_t len, const char *author,
                       itsm_record **out);
 tb_err itsm_remove(itsm *, const char *table, const char *sys_id);
+/* create, unless a record of table already has key_field = key_value (the
+ * record a previous attempt created: the key is among kv). *created says
+ * which; *out is the record either way. For jobs that create records on a
+ * remote store, where an attempt can fail after the store acted. */
+tb_err itsm_create_once(itsm *, const char *table, const char *key_field, const char *key_value,
+                        const itsm_kv *kv, size_t n, itsm_record **out, int *created);
 void itsm_close(itsm *);
 
 const char *itsm_record_get(const itsm_record *r, const char *field); /* NULL if absent */

@@ -370,6 +370,15 @@ static const char *const migrations[] = {
     "  created_at INTEGER NOT NULL, finished_at INTEGER);"
     "CREATE INDEX tb_jit_decision_request ON tb_jit_decision(request);"
     "CREATE INDEX tb_jit_decision_job ON tb_jit_decision(job_id);",
+    /* 8 → 9: the outbox of writes to a remote ticket store */
+    "CREATE TABLE tb_ticket_write("
+    "  id INTEGER PRIMARY KEY,"
+    "  job_id INTEGER NOT NULL,"
+    "  op TEXT NOT NULL CHECK(op IN ('journal','update')),"
+    "  tbl TEXT NOT NULL, sys_id TEXT NOT NULL,"
+    "  element TEXT, author TEXT, marker TEXT, body TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE INDEX tb_ticket_write_job ON tb_ticket_write(job_id);",
 };
 
 static tb_err schema_version(tb_store *st, int *out)
