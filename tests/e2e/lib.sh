@@ -50,17 +50,21 @@ wait_until() {
   "$@"
 }
 
-tb() { "$TB_BIN" --db "$DB" "$@"; }
+tb() { "$TB_BIN" "${TB_CONF_ARGS[@]}" --db "$DB" "$@"; }
 # The daemon holds the write lock while it commits; wait for it rather than
 # failing with "database is locked".
 sql() { sqlite3 -batch -noheader -cmd ".timeout 10000" "file:$DB?mode=ro" "$@"; }
 sql_write() { sqlite3 -batch -noheader -cmd ".timeout 10000" "$DB" "$@"; }
+# The ticket store's tables (incident, sys_journal_field, ...): in the same
+# file, or with TB_TICKET_STORE=servicenow in the instance's (SNOW_DB).
+tsql() { sqlite3 -batch -noheader -cmd ".timeout 10000" "file:$TICKETS_DB?mode=ro" "$@"; }
+tsql_write() { sqlite3 -batch -noheader -cmd ".timeout 10000" "$TICKETS_DB" "$@"; }
 
 tb_init() { tb init "$@" >"$WORK/init.out" 2>&1 || { cat "$WORK/init.out"; not_ok "ticketbridge init"; finish; }; }
 
 tb_start() {
   rm -f "$WORK/tb.port"
-  "$TB_BIN" --db "$DB" serve --port 0 --port-file "$WORK/tb.port" "$@" >>"$WORK/tb.log" 2>&1 &
+  "$TB_BIN" "${TB_CONF_ARGS[@]}" --db "$DB" serve --port 0 --port-file "$WORK/tb.port" "$@" >>"$WORK/tb.log" 2>&1 &
   TB_PID=$!
   PIDS+=("$TB_PID")
   wait_file "$WORK/tb.port" || { not_ok "ticketbridge started"; finish; }
@@ -101,3 +105,49 @@ http() {
 json_get() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); 
 for k in sys.argv[2].split("."): d=d[int(k)] if isinstance(d,list) else d[k]
 print(d)' "$1" "$2" 2>/dev/null; }
+
+# ---- one suite, two stores ----
+# TB_TICKET_STORE=servicenow (set by ctest for the *.servicenow runs): the
+# ticketbridge under test keeps its tickets in a ServiceNow instance, played
+# by a second ticketbridge (SNOW_URL) serving the Table API over HTTPS with a
+# test CA; its database is SNOW_DB. `tb` and `tb_start` use that
+# configuration (TB_CONF); tsql reads the instance's tables.
+TB_CONF_ARGS=()
+TICKETS_DB="$DB"
+TB_TICKET_STORE=${TB_TICKET_STORE:-embedded}
+snow_start() {
+  SNOW_DB="$WORK/snow.db"
+  local tbs=("$TB_BIN" -c "$WORK/snow.conf" --db "$SNOW_DB")
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/snow-ca.key" -out "$WORK/snow-ca.pem" -days 2 \
+    -subj "/CN=ticketbridge test CA" >/dev/null 2>&1
+  openssl req -newkey rsa:2048 -nodes -keyout "$WORK/snow-key.pem" -out "$WORK/snow.csr" \
+    -subj "/CN=localhost" >/dev/null 2>&1
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
+    >"$WORK/snow-ext.cnf"
+  openssl x509 -req -in "$WORK/snow.csr" -CA "$WORK/snow-ca.pem" -CAkey "$WORK/snow-ca.key" -CAcreateserial \
+    -out "$WORK/snow-cert.pem" -days 2 -extfile "$WORK/snow-ext.cnf" >/dev/null 2>&1 \
+    || { not_ok "test certificate for the instance (openssl)"; finish; }
+  printf 'listen_address = 127.0.0.1\ntls_cert = %s\ntls_key = %s\nlog_file = %s\nworkers = 0\n' \
+    "$WORK/snow-cert.pem" "$WORK/snow-key.pem" "$WORK/snow.log" >"$WORK/snow.conf"
+  "${tbs[@]}" init >"$WORK/snow-init.out" 2>&1 || { cat "$WORK/snow-init.out"; not_ok "instance init"; finish; }
+  printf 'snow-api-password-0123\n' >"$WORK/snow.pw"
+  "${tbs[@]}" user add snow_api --roles admin,itil --password-file "$WORK/snow.pw" >/dev/null \
+    || { not_ok "instance API user"; finish; }
+  rm -f "$WORK/snow.port"
+  "${tbs[@]}" serve --port 0 --port-file "$WORK/snow.port" >>"$WORK/snow.log" 2>&1 &
+  SNOW_PID=$!
+  PIDS+=("$SNOW_PID")
+  wait_file "$WORK/snow.port" || { not_ok "instance started"; finish; }
+  SNOW_URL="https://127.0.0.1:$(cat "$WORK/snow.port")"
+  TB_CONF="$WORK/tb.conf"
+  printf 'ticket_store = servicenow\nservicenow_url = %s\nservicenow_user = snow_api\n' "$SNOW_URL" >"$TB_CONF"
+  printf 'servicenow_password_file = %s\nservicenow_ca_file = %s\nservicenow_timeout_ms = 10000\n' \
+    "$WORK/snow.pw" "$WORK/snow-ca.pem" >>"$TB_CONF"
+  TB_CONF_ARGS=(-c "$TB_CONF")
+  TICKETS_DB="$SNOW_DB"
+}
+case "$TB_TICKET_STORE" in
+  embedded) ;;
+  servicenow) snow_start; echo "# ticket store: servicenow at $SNOW_URL" ;;
+  *) echo "TB_TICKET_STORE must be embedded or servicenow" >&2; exit 2 ;;
+esac
