@@ -41,6 +41,7 @@ bench: build
 	@bench/import.sh
 	@bench/approval.sh
 	@bench/epm_webhook.sh
+	@bench/facade.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
