@@ -1,5 +1,6 @@
 /* btsim: BeyondTrust RS / PRA appliance simulator. See docs/btsim.md. */
 #include "btsim.h"
+#include "sim_net.h"
 #include "core/log.h"
 
 #include <curl/curl.h>
@@ -96,22 +97,6 @@ static bool parse_int(const char *s, long long *out)
         return false;
     *out = v;
     return true;
-}
-
-static void write_port_file(const char *path, int port)
-{
-    char *tmp = bt_strdupf("%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        TB_LOGE("cannot write port file", "path=%s", path);
-        free(tmp);
-        return;
-    }
-    fprintf(f, "%d\n", port);
-    fclose(f);
-    if (rename(tmp, path) != 0)
-        TB_LOGE("cannot rename port file", "path=%s", path);
-    free(tmp);
 }
 
 enum {
@@ -351,7 +336,7 @@ int main(int argc, char **argv)
         goto out;
     }
     if (c->port_file)
-        write_port_file(c->port_file, port);
+        (void)sim_write_port_file(c->port_file, port);
     TB_LOGI("btsim listening", "listen=%s port=%d product=%s sessions=%d", c->listen, port,
             c->pra ? "pra" : "rs", c->sessions);
 

@@ -4,6 +4,7 @@
  * /api/reporting, /api/start_session, /api/client_script, /check_health and
  * the control API under /_btsim/. */
 #include "handler.h"
+#include "sim_net.h"
 #include "core/log.h"
 
 #include <arpa/inet.h>
@@ -329,63 +330,9 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     *con_cls = NULL;
 }
 
-static int bind_listener(const char *spec, int *port_out)
-{
-    char host[256];
-    const char *colon = strrchr(spec, ':');
-    if (!colon || (size_t)(colon - spec) >= sizeof host)
-        return -1;
-    memcpy(host, spec, (size_t)(colon - spec));
-    host[colon - spec] = 0;
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 0 || port > 65535)
-        return -1;
-    char *h = host;
-    size_t hl = strlen(h);
-    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-        h[hl - 1] = 0;
-        h++;
-    }
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
-    socklen_t sl;
-    int fam;
-    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-    if (inet_pton(AF_INET, h, &s4->sin_addr) == 1) {
-        fam = AF_INET;
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons((uint16_t)port);
-        sl = sizeof *s4;
-    } else if (inet_pton(AF_INET6, h, &s6->sin6_addr) == 1) {
-        fam = AF_INET6;
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons((uint16_t)port);
-        sl = sizeof *s6;
-    } else {
-        return -1;
-    }
-    int fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 128) != 0) {
-        close(fd);
-        return -1;
-    }
-    struct sockaddr_storage got;
-    socklen_t gl = sizeof got;
-    getsockname(fd, (struct sockaddr *)&got, &gl);
-    *port_out = ntohs(fam == AF_INET ? ((struct sockaddr_in *)&got)->sin_port
-                                     : ((struct sockaddr_in6 *)&got)->sin6_port);
-    return fd;
-}
-
 tb_err server_start(int *port_out)
 {
-    int fd = bind_listener(G.cfg.listen, port_out);
+    int fd = sim_listen_spec(G.cfg.listen, 128, port_out);
     if (fd < 0) {
         TB_LOGE("cannot listen", "listen=%s errno=%d", G.cfg.listen, errno);
         return TB_ERR_IO;

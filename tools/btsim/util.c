@@ -1,5 +1,6 @@
 /* btsim helpers: key/value lists, deterministic RNG, XML escaping, time. */
 #include "btsim.h"
+#include "sim_net.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -137,15 +138,7 @@ void bt_sleep(double seconds)
 {
     if (seconds <= 0)
         return;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    double end = (double)ts.tv_sec + ts.tv_nsec / 1e9 + seconds;
-    ts.tv_sec = (time_t)end;
-    ts.tv_nsec = (long)((end - (double)ts.tv_sec) * 1e9);
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = sim_deadline(seconds);
     pthread_mutex_lock(&G.stop_mu);
     while (!G.stopping) {
         if (pthread_cond_timedwait(&G.stop_cv, &G.stop_mu, &ts) == ETIMEDOUT)

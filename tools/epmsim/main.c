@@ -1,5 +1,6 @@
 /* epmsim: BeyondTrust EPM (PM Cloud) stand-in. See docs/epmsim.md. */
 #include "epmsim.h"
+#include "sim_net.h"
 #include "core/log.h"
 
 #include <curl/curl.h>
@@ -59,22 +60,6 @@ static void usage(FILE *f)
           "  --log-level LEVEL           debug, info, warn or error (default info)\n"
           "  --help\n",
           f);
-}
-
-static void write_port_file(const char *path, int port)
-{
-    char *tmp = ep_strdupf("%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        TB_LOGE("cannot write port file", "path=%s", path);
-        free(tmp);
-        return;
-    }
-    fprintf(f, "%d\n", port);
-    fclose(f);
-    if (rename(tmp, path) != 0)
-        TB_LOGE("cannot rename port file", "path=%s", path);
-    free(tmp);
 }
 
 static bool parse_port(const char *s, int *out)
@@ -285,9 +270,9 @@ int main(int argc, char **argv)
     }
     pthread_mutex_lock(&E.mu);  /* the control API may already replace E.cfg */
     if (c->port_file)
-        write_port_file(c->port_file, server_port());
+        (void)sim_write_port_file(c->port_file, server_port());
     if (c->control_port_file && server_control_port() >= 0)
-        write_port_file(c->control_port_file, server_control_port());
+        (void)sim_write_port_file(c->control_port_file, server_control_port());
     TB_LOGI("epmsim listening", "address=%s port=%d control_port=%d tenant_id=%s", c->address,
             server_port(), server_control_port(), c->tenant_id);
     pthread_mutex_unlock(&E.mu);

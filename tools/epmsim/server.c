@@ -3,6 +3,7 @@
  * (--control-port) serves /_epmsim/ only and stays up while the API listener
  * is "down". Routing, method checks, faults, replies and the request log. */
 #include "epmsim.h"
+#include "sim_net.h"
 #include "core/log.h"
 
 #include <arpa/inet.h>
@@ -332,51 +333,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 }
 
 /* ---------------- listeners ---------------- */
-static int bind_listener(const char *addr, int port, int *port_out)
-{
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
-    socklen_t sl;
-    int fam;
-    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-    if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
-        fam = AF_INET;
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons((uint16_t)port);
-        sl = sizeof *s4;
-    } else if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
-        fam = AF_INET6;
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons((uint16_t)port);
-        sl = sizeof *s6;
-    } else {
-        errno = EINVAL;
-        return -1;
-    }
-    int fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 256) != 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    struct sockaddr_storage got;
-    socklen_t gl = sizeof got;
-    getsockname(fd, (struct sockaddr *)&got, &gl);
-    *port_out = ntohs(fam == AF_INET ? ((struct sockaddr_in *)&got)->sin_port
-                                     : ((struct sockaddr_in6 *)&got)->sin6_port);
-    return fd;
-}
-
 static tb_err listener_start(listener *l, const char *addr, int port)
 {
     int bound = 0;
-    int fd = bind_listener(addr, port, &bound);
+    int fd = sim_listen(addr, port, 256, &bound);
     if (fd < 0) {
         TB_LOGE("cannot listen", "address=%s port=%d errno=%d", addr, port, errno);
         return TB_ERR_IO;

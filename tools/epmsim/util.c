@@ -1,5 +1,6 @@
 /* epmsim utilities: strings, time, GUIDs, format checks, JSON input. */
 #include "epmsim.h"
+#include "sim_net.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -115,15 +116,7 @@ void ep_sleep(double seconds)
 {
     if (seconds <= 0)
         return;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    double end = (double)ts.tv_sec + ts.tv_nsec / 1e9 + seconds;
-    ts.tv_sec = (time_t)end;
-    ts.tv_nsec = (long)((end - (double)ts.tv_sec) * 1e9);
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = sim_deadline(seconds);
     pthread_mutex_lock(&E.stop_mu);
     while (!atomic_load(&E.stopping)) {
         if (pthread_cond_timedwait(&E.stop_cv, &E.stop_mu, &ts) == ETIMEDOUT)
