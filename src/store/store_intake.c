@@ -18,14 +18,6 @@ const char *tb_incoming_status_name(tb_incoming_status s)
     return (unsigned)s < sizeof status_names / sizeof *status_names ? status_names[s] : "unknown";
 }
 
-static void bind_opt_text(sqlite3_stmt *s, int i, const char *v)
-{
-    if (v)
-        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, i);
-}
-
 static tb_err step_done(sqlite3_stmt *s)
 {
     int rc = sqlite3_step(s);
@@ -58,22 +50,22 @@ static tb_err insert_incoming(tb_store *st, const tb_intake_rec *r, tb_incoming_
     if (e)
         return e;
     sqlite3_bind_int64(s, 1, r->received_ms);
-    bind_opt_text(s, 2, r->route ? r->route : "");
-    bind_opt_text(s, 3, r->method ? r->method : "");
-    bind_opt_text(s, 4, r->source_ip ? r->source_ip : "");
+    store_bind_text(s, 2, r->route ? r->route : "");
+    store_bind_text(s, 3, r->method ? r->method : "");
+    store_bind_text(s, 4, r->source_ip ? r->source_ip : "");
     if (r->appliance_id)
         sqlite3_bind_int64(s, 5, r->appliance_id);
-    bind_opt_text(s, 6, r->event);
-    bind_opt_text(s, 7, r->lsid);
+    store_bind_text(s, 6, r->event);
+    store_bind_text(s, 7, r->lsid);
     sqlite3_bind_text(s, 8, tb_incoming_status_name(status), -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 9, r->http_status);
-    bind_opt_text(s, 10, status == INCOMING_DUPLICATE ? "retried delivery of an event already stored"
+    store_bind_text(s, 10, status == INCOMING_DUPLICATE ? "retried delivery of an event already stored"
                                                       : r->reason);
     if (key)
         sqlite3_bind_blob(s, 11, key, 32, SQLITE_STATIC);
     if (orig)
         sqlite3_bind_int64(s, 12, orig);
-    bind_opt_text(s, 13, r->content_type);
+    store_bind_text(s, 13, r->content_type);
     if (r->body)
         sqlite3_bind_blob64(s, 14, r->body, r->body_len, SQLITE_STATIC);
     sqlite3_bind_int(s, 15, r->body_truncated);
@@ -118,7 +110,7 @@ tb_err store_intake_apply(tb_store *st, const tb_intake_rec *r, tb_intake_result
     sqlite3_bind_text(s, 1, r->job_kind, -1, SQLITE_STATIC);
     if (r->appliance_id)
         sqlite3_bind_int64(s, 2, r->appliance_id);
-    bind_opt_text(s, 3, r->lsid);
+    store_bind_text(s, 3, r->lsid);
     sqlite3_bind_int64(s, 4, res->incoming_id);
     sqlite3_bind_int64(s, 5, r->received_ms / 1000);
     if ((e = step_done(s)))
@@ -162,7 +154,7 @@ tb_err store_incoming_list(tb_store *st, const tb_incoming_filter *f, tb_incomin
         " ORDER BY i.id DESC LIMIT ?3", -1, &s, NULL);
     if (rc != SQLITE_OK)
         return store_rc(rc);
-    bind_opt_text(s, 1, f->status);
+    store_bind_text(s, 1, f->status);
     sqlite3_bind_int64(s, 2, f->id);
     sqlite3_bind_int64(s, 3, f->limit ? (int64_t)f->limit : 50);
     tb_incoming *v = NULL;
@@ -239,7 +231,7 @@ tb_err store_job_list(tb_store *st, const tb_job_filter *f, tb_job **out, size_t
         " WHERE (?1 IS NULL OR j.state = ?1) ORDER BY j.id DESC LIMIT ?2", -1, &s, NULL);
     if (rc != SQLITE_OK)
         return store_rc(rc);
-    bind_opt_text(s, 1, f->state);
+    store_bind_text(s, 1, f->state);
     sqlite3_bind_int64(s, 2, f->limit ? (int64_t)f->limit : 50);
     tb_job *v = NULL;
     size_t cnt = 0, cap = 0;

@@ -9,14 +9,6 @@
 
 #include "bt/report.h"
 
-static void bind_text(sqlite3_stmt *s, int i, const char *v)
-{
-    if (v)
-        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, i);
-}
-
 static void bind_num(sqlite3_stmt *s, int i, long long v)
 {
     if (v >= 0)
@@ -27,7 +19,7 @@ static void bind_num(sqlite3_stmt *s, int i, long long v)
 
 static void bind_link(sqlite3_stmt *s, int i, const char *v)
 {
-    bind_text(s, i, v && *v ? v : NULL);
+    store_bind_text(s, i, v && *v ? v : NULL);
 }
 
 static tb_err finish(sqlite3_stmt *s, int rc)
@@ -81,40 +73,40 @@ static tb_err save_session_row(tb_store *st, int64_t appliance_id, const char *p
     if (e)
         return e;
     sqlite3_bind_int64(s, 1, appliance_id);
-    bind_text(s, 2, x->lsid);
-    bind_text(s, 3, product);
-    bind_text(s, 4, x->session_type);
+    store_bind_text(s, 2, x->lsid);
+    store_bind_text(s, 3, product);
+    store_bind_text(s, 4, x->session_type);
     bind_num(s, 5, x->lseq);
     bind_num(s, 6, x->start_time);
     bind_num(s, 7, x->end_time);
     bind_num(s, 8, x->duration);
     bind_num(s, 9, x->public_site.id);
-    bind_text(s, 10, x->public_site.name);
+    store_bind_text(s, 10, x->public_site.name);
     bind_num(s, 11, x->jumpoint.id);
-    bind_text(s, 12, x->jumpoint.name);
+    store_bind_text(s, 12, x->jumpoint.name);
     bind_num(s, 13, x->jump_group.id);
-    bind_text(s, 14, x->jump_group.type);
-    bind_text(s, 15, x->jump_group.name);
+    store_bind_text(s, 14, x->jump_group.type);
+    store_bind_text(s, 15, x->jump_group.name);
     bind_num(s, 16, x->primary_customer.gsnumber);
-    bind_text(s, 17, x->primary_customer.name);
+    store_bind_text(s, 17, x->primary_customer.name);
     bind_num(s, 18, x->primary_rep.gsnumber);
     bind_num(s, 19, x->primary_rep.id);
-    bind_text(s, 20, x->primary_rep.name);
-    bind_text(s, 21, x->external_key);
-    bind_text(s, 22, x->chat_view_url);
-    bind_text(s, 23, x->chat_download_url);
-    bind_text(s, 24, x->recording_view_url);
-    bind_text(s, 25, x->recording_download_url);
+    store_bind_text(s, 20, x->primary_rep.name);
+    store_bind_text(s, 21, x->external_key);
+    store_bind_text(s, 22, x->chat_view_url);
+    store_bind_text(s, 23, x->chat_download_url);
+    store_bind_text(s, 24, x->recording_view_url);
+    store_bind_text(s, 25, x->recording_download_url);
     sqlite3_bind_int(s, 26, x->has_recording);
     bind_num(s, 27, x->file_transfer_count);
     bind_num(s, 28, x->file_move_count);
     bind_num(s, 29, x->file_delete_count);
     const bt_customer_info *ci = x->customer_info;
-    bind_text(s, 30, ci ? ci->name : NULL);
-    bind_text(s, 31, ci ? ci->company : NULL);
-    bind_text(s, 32, ci ? ci->company_code : NULL);
-    bind_text(s, 33, ci ? ci->details : NULL);
-    bind_text(s, 34, ci ? ci->issue : NULL);
+    store_bind_text(s, 30, ci ? ci->name : NULL);
+    store_bind_text(s, 31, ci ? ci->company : NULL);
+    store_bind_text(s, 32, ci ? ci->company_code : NULL);
+    store_bind_text(s, 33, ci ? ci->details : NULL);
+    store_bind_text(s, 34, ci ? ci->issue : NULL);
     bind_link(s, 35, l ? l->task_table : NULL);
     bind_link(s, 36, l ? l->task_sys_id : NULL);
     bind_link(s, 37, l ? l->task_number : NULL);
@@ -167,9 +159,9 @@ static tb_err save_custom(tb_store *st, int64_t id, const bt_session *x)
         const bt_custom_attr *a = &x->custom_attributes[i];
         sqlite3_bind_int64(s, 1, id);
         sqlite3_bind_int64(s, 2, (int64_t)i);
-        bind_text(s, 3, a->code_name);
-        bind_text(s, 4, a->display_name);
-        bind_text(s, 5, a->value);
+        store_bind_text(s, 3, a->code_name);
+        store_bind_text(s, 4, a->display_name);
+        store_bind_text(s, 5, a->value);
         e = step_reset(s);
     }
     sqlite3_finalize(s);
@@ -190,14 +182,14 @@ static tb_err save_users(tb_store *st, int64_t id, const bt_session *x)
         sqlite3_bind_text(s, 3, u->kind == BT_USER_REP ? "representative" : "customer", -1, SQLITE_STATIC);
         bind_num(s, 4, u->gsnumber);
         bind_num(s, 5, u->id);
-        bind_text(s, 6, u->username);
-        bind_text(s, 7, u->display_name);
-        bind_text(s, 8, u->public_display_name);
-        bind_text(s, 9, u->private_display_name);
-        bind_text(s, 10, u->public_ip);
-        bind_text(s, 11, u->private_ip);
-        bind_text(s, 12, u->hostname);
-        bind_text(s, 13, u->os);
+        store_bind_text(s, 6, u->username);
+        store_bind_text(s, 7, u->display_name);
+        store_bind_text(s, 8, u->public_display_name);
+        store_bind_text(s, 9, u->private_display_name);
+        store_bind_text(s, 10, u->public_ip);
+        store_bind_text(s, 11, u->private_ip);
+        store_bind_text(s, 12, u->hostname);
+        store_bind_text(s, 13, u->os);
         bind_num(s, 14, u->session_owner);
         bind_num(s, 15, u->seconds_involved);
         e = step_reset(s);
@@ -241,15 +233,15 @@ static tb_err save_events(tb_store *st, int64_t id, const bt_session *x, tb_even
         sqlite3_bind_int64(s, 1, id);
         sqlite3_bind_int64(s, 2, (int64_t)i);   /* the report's order, gaps where filtered */
         sqlite3_bind_int64(s, 3, ev->timestamp);
-        bind_text(s, 4, ev->event_type);
-        bind_text(s, 5, ev->performed_by.present ? ev->performed_by.type : NULL);
+        store_bind_text(s, 4, ev->event_type);
+        store_bind_text(s, 5, ev->performed_by.present ? ev->performed_by.type : NULL);
         bind_num(s, 6, ev->performed_by.present ? ev->performed_by.gsnumber : -1);
-        bind_text(s, 7, ev->performed_by.present ? ev->performed_by.name : NULL);
-        bind_text(s, 8, ev->destination.present ? ev->destination.type : NULL);
+        store_bind_text(s, 7, ev->performed_by.present ? ev->performed_by.name : NULL);
+        store_bind_text(s, 8, ev->destination.present ? ev->destination.type : NULL);
         bind_num(s, 9, ev->destination.present ? ev->destination.gsnumber : -1);
-        bind_text(s, 10, ev->destination.present ? ev->destination.name : NULL);
-        bind_text(s, 11, data);
-        bind_text(s, 12, ev->body);
+        store_bind_text(s, 10, ev->destination.present ? ev->destination.name : NULL);
+        store_bind_text(s, 11, data);
+        store_bind_text(s, 12, ev->body);
         e = step_reset(s);
         free(data);
     }
@@ -268,16 +260,16 @@ static tb_err save_files(tb_store *st, int64_t id, const bt_session *x)
         sqlite3_bind_int64(s, 1, id);
         sqlite3_bind_int64(s, 2, (int64_t)i);
         sqlite3_bind_int64(s, 3, f->timestamp);
-        bind_text(s, 4, f->event_type);
-        bind_text(s, 5, f->name);
+        store_bind_text(s, 4, f->event_type);
+        store_bind_text(s, 5, f->name);
         bind_num(s, 6, f->size);
-        bind_text(s, 7, f->path);
-        bind_text(s, 8, f->old_path);
-        bind_text(s, 9, f->new_path);
+        store_bind_text(s, 7, f->path);
+        store_bind_text(s, 8, f->old_path);
+        store_bind_text(s, 9, f->new_path);
         sqlite3_bind_text(s, 10, bt_file_direction_name(f->direction), -1, SQLITE_STATIC);
         sqlite3_bind_int(s, 11, f->success);
-        bind_text(s, 12, f->sha256);
-        bind_text(s, 13, f->performed_by.present ? f->performed_by.name : NULL);
+        store_bind_text(s, 12, f->sha256);
+        store_bind_text(s, 13, f->performed_by.present ? f->performed_by.name : NULL);
         e = step_reset(s);
     }
     sqlite3_finalize(s);
@@ -380,9 +372,9 @@ tb_err store_session_list(tb_store *st, const tb_session_filter *f, tb_session_r
         " AND (?3 IS NULL OR s.lsid = ?3) ORDER BY s.id DESC LIMIT ?4", &s);
     if (e)
         return e;
-    bind_text(s, 1, f->task_sys_id);
-    bind_text(s, 2, f->ci_sys_id);
-    bind_text(s, 3, f->lsid);
+    store_bind_text(s, 1, f->task_sys_id);
+    store_bind_text(s, 2, f->ci_sys_id);
+    store_bind_text(s, 3, f->lsid);
     sqlite3_bind_int64(s, 4, f->limit ? (int64_t)f->limit : 50);
     tb_session_row *v = NULL;
     size_t cnt = 0, cap = 0;

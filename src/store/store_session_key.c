@@ -12,14 +12,6 @@ static void copy_col(sqlite3_stmt *s, int col, char *out, size_t outsz)
     snprintf(out, outsz, "%s", t ? (const char *)t : "");
 }
 
-static void bind_opt_text(sqlite3_stmt *s, int i, const char *v)
-{
-    if (v)
-        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, i);
-}
-
 /* Runs a statement that returns no rows; *changes when not NULL. */
 static tb_err step_done(tb_store *st, sqlite3_stmt *s, int64_t *changes)
 {
@@ -117,14 +109,14 @@ tb_err store_session_key_insert(tb_store *st, const tb_session_key_rec *r, int64
     sqlite3_bind_text(s, 7, r->bt_username, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 8, r->queue_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 9, r->external_key, -1, SQLITE_STATIC);
-    bind_opt_text(s, 10, r->short_key);
-    bind_opt_text(s, 11, r->key_url);
+    store_bind_text(s, 10, r->short_key);
+    store_bind_text(s, 11, r->key_url);
     if (r->expires_at)
         sqlite3_bind_int64(s, 12, r->expires_at);
     else
         sqlite3_bind_null(s, 12);
     sqlite3_bind_text(s, 13, r->state, -1, SQLITE_STATIC);
-    bind_opt_text(s, 14, r->error);
+    store_bind_text(s, 14, r->error);
     tb_err e = step_done(st, s, NULL);
     if (!e && id)
         *id = sqlite3_last_insert_rowid(st->db);
@@ -161,8 +153,8 @@ tb_err store_session_key_list(tb_store *st, const tb_session_key_filter *f, tb_s
         " ORDER BY k.id DESC LIMIT ?5", -1, &s, NULL);
     if (rc != SQLITE_OK)
         return store_rc(rc);
-    bind_opt_text(s, 1, f ? f->task_number : NULL);
-    bind_opt_text(s, 2, f ? f->state : NULL);
+    store_bind_text(s, 1, f ? f->task_number : NULL);
+    store_bind_text(s, 2, f ? f->state : NULL);
     sqlite3_bind_int64(s, 3, f ? f->appliance_id : 0);
     sqlite3_bind_int(s, 4, f && f->pending);
     sqlite3_bind_int64(s, 5, f && f->limit ? (int64_t)f->limit : 100);

@@ -22,6 +22,11 @@ tb_err store_exec(tb_store *st, const char *sql);
 /* Prepared statement for a hot-path slot; reset and cleared before return. */
 tb_err store_stmt(tb_store *st, int slot, const char *sql, sqlite3_stmt **out);
 tb_err store_rc(int sqlite_rc);
+/* Binds v (borrowed until the statement is reset) as text, or NULL as SQL
+ * NULL. */
+void store_bind_text(sqlite3_stmt *s, int i, const char *v);
+/* The same for NOT NULL columns: NULL binds "". */
+void store_bind_text_nn(sqlite3_stmt *s, int i, const char *v);
 /* Copies a column as malloc'd string ("" for NULL); NULL on OOM. */
 char *store_col_strdup(sqlite3_stmt *s, int col);
 

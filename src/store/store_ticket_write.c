@@ -7,14 +7,6 @@
 
 static const char *const op_names[] = {[TICKET_WRITE_JOURNAL] = "journal", [TICKET_WRITE_UPDATE] = "update"};
 
-static void bind_opt(sqlite3_stmt *s, int i, const char *v)
-{
-    if (v)
-        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, i);
-}
-
 tb_err store_ticket_write_queue(tb_store *st, const tb_ticket_write *w, int64_t now, int64_t *id)
 {
     if (!w->table || !w->sys_id || !w->body || (unsigned)w->op > TICKET_WRITE_UPDATE)
@@ -44,9 +36,9 @@ tb_err store_ticket_write_queue(tb_store *st, const tb_ticket_write *w, int64_t 
     sqlite3_bind_text(s, 2, op_names[w->op], -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, w->table, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 4, w->sys_id, -1, SQLITE_STATIC);
-    bind_opt(s, 5, w->element);
-    bind_opt(s, 6, w->author);
-    bind_opt(s, 7, w->marker);
+    store_bind_text(s, 5, w->element);
+    store_bind_text(s, 6, w->author);
+    store_bind_text(s, 7, w->marker);
     sqlite3_bind_text(s, 8, w->body, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 9, now);
     rc = sqlite3_step(s);
