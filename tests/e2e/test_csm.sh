@@ -40,6 +40,8 @@ expect_eq "a second mapping of the same field refused" "$rc" 1
 expect_match "  naming the field" "$out" "maps state already"
 out=$(tb mapping add static --case-field sys_id --value x 2>&1); rc=$?
 expect_eq "sys_id cannot be mapped" "$rc" 1
+out=$(tb mapping add static --case-field correlation_id --value x 2>&1); rc=$?
+expect_eq "correlation_id (the case's key) cannot be mapped" "$rc" 1
 out=$(tb mapping add lookup --case-field cmdb_ci --lookup-table nope --lookup-field name --value x 2>&1); rc=$?
 expect_eq "unknown lookup table refused" "$rc" 1
 out=$(tb mapping add lookup --case-field cmdb_ci --lookup-table cmdb_ci --lookup-field nope --value x 2>&1); rc=$?
