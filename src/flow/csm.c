@@ -88,9 +88,17 @@ tb_err csm_new(const csm_opts *opt, csm **out)
     c->opt = *opt;
     c->db_path = strdup(opt->db_path);
     tb_err e = c->db_path ? bt_oauth_cache_new(&c->tokens) : TB_ERR_NOMEM;
-    if (!e)
-        e = itsm_table_open(opt->db_path, &c->catalog);
-    if (!e)
+    /* The case table's columns come from ticketbridge's own ticket schema,
+     * which every database has: with a remote store they are the ServiceNow
+     * base fields it models (docs/csm.md). Without it, a remote store's
+     * cases are built unchecked and the instance decides. */
+    if (!e && (e = itsm_table_open(opt->db_path, &c->catalog)) && opt->tickets &&
+        ticket_store_is_remote(opt->tickets)) {
+        TB_LOGW("no ticket schema in the database: case fields are not checked", "err=\"%s\"", tb_strerror(e));
+        c->catalog = NULL;
+        e = TB_OK;
+    }
+    if (!e && c->catalog)
         c->case_cols = snq_catalog_table(itsm_table_catalog(c->catalog), CSM_CASE_TABLE);
     if (!e && pthread_key_create(&c->tls, tls_free))
         e = TB_ERR_NOMEM;
@@ -382,8 +390,8 @@ static tb_err default_fields(const bt_case_values *v, const char *key, csm_case_
 static void note_fallback(char *warnings, size_t sz)
 {
     size_t len = strlen(warnings);
-    snprintf(warnings + len, sz - len, "%sthe ticket store refused the mapped fields; the case was created without them",
-             len ? "\n" : "");
+    snprintf(warnings + len, sz - len,
+             "%sthe ticket store refused the mapped fields; the case was created without them", len ? "\n" : "");
 }
 
 static tb_err do_create(tb_store *st, void *arg)
