@@ -35,8 +35,10 @@
 enum { O_APPLIANCE = 1, O_CASE_FIELD, O_VALUE, O_BT_FIELD, O_TABLE, O_FIELD, O_LABEL, O_HELP };
 
 /* Fields the store fills itself. */
-static const char *const not_mappable[] = {"sys_id", "number", "sys_class_name", "sys_created_on", "sys_updated_on",
-                                           "sys_created_by", "sys_updated_by", "sys_mod_count", NULL};
+/* correlation_id holds ticketbridge's key for the session's case (csm.h). */
+static const char *const not_mappable[] = {"sys_id",         "number",         "correlation_id", "sys_class_name",
+                                           "sys_created_on", "sys_updated_on", "sys_created_by", "sys_updated_by",
+                                           "sys_mod_count",  NULL};
 
 static int open_appliance(tb_cli *cli, const char *name, bool write, tb_store **st, int64_t *id)
 {

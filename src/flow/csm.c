@@ -1,3 +1,4 @@
+#define _GNU_SOURCE     /* strcasestr */
 #include "flow/csm.h"
 
 #include <pthread.h>
@@ -15,10 +16,14 @@
 #include "core/log.h"
 #include "flow/csm_rules.h"
 #include "http/client.h"
+#include "itsm/itsm_servicenow.h"
 #include "itsm/snquery.h"
 
 #define JOB_TIMEOUT_MS 60000L
 #define REP_JOINED_EVENT "support_conference_member_added"
+/* Remote case search: active cases read, a page at a time, at most this many. */
+#define REMOTE_SEARCH_PAGE 200
+#define REMOTE_SEARCH_MAX 2000
 
 static const char *const case_tables[] = {CSM_CASE_TABLE, NULL};
 
@@ -83,9 +88,17 @@ tb_err csm_new(const csm_opts *opt, csm **out)
     c->opt = *opt;
     c->db_path = strdup(opt->db_path);
     tb_err e = c->db_path ? bt_oauth_cache_new(&c->tokens) : TB_ERR_NOMEM;
-    if (!e)
-        e = itsm_table_open(opt->db_path, &c->catalog);
-    if (!e)
+    /* The case table's columns come from ticketbridge's own ticket schema,
+     * which every database has: with a remote store they are the ServiceNow
+     * base fields it models (docs/csm.md). Without it, a remote store's
+     * cases are built unchecked and the instance decides. */
+    if (!e && (e = itsm_table_open(opt->db_path, &c->catalog)) && opt->tickets &&
+        ticket_store_is_remote(opt->tickets)) {
+        TB_LOGW("no ticket schema in the database: case fields are not checked", "err=\"%s\"", tb_strerror(e));
+        c->catalog = NULL;
+        e = TB_OK;
+    }
+    if (!e && c->catalog)
         c->case_cols = snq_catalog_table(itsm_table_catalog(c->catalog), CSM_CASE_TABLE);
     if (!e && pthread_key_create(&c->tls, tls_free))
         e = TB_ERR_NOMEM;
@@ -120,6 +133,11 @@ itsm *csm_tickets(csm *c, tb_err *e)
 {
     struct csm_tls *t = tls_get(c, e);
     return t ? t->tickets : NULL;
+}
+
+ticket_store *csm_ticket_store(csm *c)
+{
+    return c->opt.tickets;
 }
 
 appliance_cache *csm_appliances(csm *c)
@@ -278,16 +296,23 @@ static void write_attribute(csm *c, struct csm_tls *t, const bt_conn *conn, int6
 
 /* ---- lookups on the worker's ticket-store handle ---- */
 
+struct lookup_ctx {
+    itsm *t;
+    tb_err unreachable;             /* the first transient failure: retry rather than lose the field */
+};
+
 static tb_err lookup(void *ctx, const char *table, const char *field, const char *value,
                      char sys_id[ITSM_SYS_ID_LEN + 1], size_t *matches)
 {
-    itsm *t = ctx;
+    struct lookup_ctx *lc = ctx;
     if (!itsm_is_known_table(table))
         return TB_ERR_INVALID;
     itsm_kv kv = {field, value};
     itsm_record **v = NULL;
     size_t n = 0;
-    tb_err e = itsm_query(t, table, &kv, 1, 1, 2, 0, &v, &n);
+    tb_err e = itsm_query(lc->t, table, &kv, 1, 1, 2, 0, &v, &n);
+    if (transient(e) && !lc->unreachable)
+        lc->unreachable = e;
     if (!e && !n)
         e = TB_ERR_NOT_FOUND;
     if (!e) {
@@ -306,8 +331,11 @@ struct create_arg {
     const char *lsid, *rep, *origin;
     const bt_case_values *values;
     const csm_case_fields *fields;
-    const char *case_sys_id;        /* association: the existing case */
+    const char *case_sys_id;        /* association, or the case made before the writer call (remote) */
     const char *case_number;
+    const char *base_warnings;      /* the mapping's warnings */
+    const char *key;                /* correlation_id: case_key() */
+    bool premade;                   /* remote store: the case exists already, only record it */
     /* out */
     bool existed;
     bool fallback;                  /* the store refused the mapped fields */
@@ -341,15 +369,45 @@ static tb_err writer_tickets(csm *c, tb_store *st, itsm **out)
     return TB_OK;
 }
 
+static tb_err record_created(tb_store *st, struct create_arg *a);
+
+/* The key of a session's case, its correlation_id in either store: what a
+ * retried job finds the case it made by on a remote store. */
+static void case_key(int64_t appliance_id, const char *lsid, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "csm:%lld:%s", (long long)appliance_id, lsid);
+}
+
+/* The fields every case gets (the fallback when the store refuses the
+ * mapped ones), keyed. */
+static tb_err default_fields(const bt_case_values *v, const char *key, csm_case_fields *d)
+{
+    tb_err e = csm_case_fields_defaults(v, d);
+    return e ? e : csm_case_fields_set(d, "correlation_id", key);
+}
+
+/* The fallback's line in the case's warnings. */
+static void note_fallback(char *warnings, size_t sz)
+{
+    size_t len = strlen(warnings);
+    snprintf(warnings + len, sz - len,
+             "%sthe ticket store refused the mapped fields; the case was created without them", len ? "\n" : "");
+}
+
 static tb_err do_create(tb_store *st, void *arg)
 {
     struct create_arg *a = arg;
     a->existed = a->fallback = false;
     a->sys_id[0] = a->number[0] = '\0';
-    snprintf(a->warnings, sizeof a->warnings, "%s", a->fields->warnings.data ? a->fields->warnings.data : "");
+    snprintf(a->warnings, sizeof a->warnings, "%s", a->base_warnings);
     tb_err e = existing(st, a);
     if (e != TB_ERR_NOT_FOUND)
         return e;
+    if (a->premade) {
+        snprintf(a->sys_id, sizeof a->sys_id, "%s", a->case_sys_id);
+        snprintf(a->number, sizeof a->number, "%s", a->case_number);
+        return record_created(st, a);
+    }
     itsm *t;
     if ((e = writer_tickets(a->c, st, &t)))
         return e;
@@ -358,15 +416,13 @@ static tb_err do_create(tb_store *st, void *arg)
     if (e == TB_ERR_INVALID || e == TB_ERR_TOO_LARGE) {
         /* A mapped value the store will not take must not cost the case. */
         csm_case_fields d;
-        e = csm_case_fields_defaults(a->values, &d);
+        e = default_fields(a->values, a->key, &d);
         if (!e)
             e = itsm_create(t, CSM_CASE_TABLE, d.kv, d.n, &r);
         csm_case_fields_clear(&d);
         a->fallback = !e;
         if (!e)
-            snprintf(a->warnings + strlen(a->warnings), sizeof a->warnings - strlen(a->warnings),
-                     "%sthe ticket store refused the mapped fields; the case was created without them",
-                     a->warnings[0] ? "\n" : "");
+            note_fallback(a->warnings, sizeof a->warnings);
     }
     if (e)
         return e;
@@ -374,6 +430,13 @@ static tb_err do_create(tb_store *st, void *arg)
     const char *num = itsm_record_get(r, "number");
     snprintf(a->number, sizeof a->number, "%s", num ? num : "");
     itsm_record_free(r);
+    return record_created(st, a);
+}
+
+/* The new case (a->sys_id, a->number) as the session's, and the decision. */
+static tb_err record_created(tb_store *st, struct create_arg *a)
+{
+    tb_err e;
     tb_csm_case k = {.appliance_id = a->appliance_id, .lsid = (char *)a->lsid, .case_sys_id = a->sys_id,
                      .case_number = a->number, .origin = (char *)a->origin, .rep_username = (char *)a->rep,
                      .warnings = a->warnings};
@@ -474,30 +537,86 @@ static tb_err begin(csm *c, const csm_call *call, struct ctx *x, csm_result *res
     return TB_OK;
 }
 
-/* A case the session names already (snow_case_id), or NULL. */
-static itsm_record *named_case(struct ctx *x, const bt_case_values *v)
+/* The task the session's custom attribute names (NULL when it names none
+ * the store has). A store that cannot be reached is an error: the decision
+ * waits for it rather than making a second case. */
+static tb_err named_record(struct ctx *x, const bt_case_values *v, const char *attribute,
+                           const char *const *tables, itsm_record **out, char *err, size_t errsz)
 {
-    const char *id = bt_case_values_custom(v, "snow_case_id");
-    itsm_record *r = NULL;
-    if (id && *id && strlen(id) <= 64 && itsm_find_task(x->t->tickets, id, case_tables, &r) != TB_OK)
-        r = NULL;
-    return r;
-}
-
-/* A task the session belongs to already (snow_task_id), or NULL. */
-static itsm_record *named_task(struct ctx *x, const bt_case_values *v)
-{
-    const char *id = bt_case_values_custom(v, "snow_task_id");
-    itsm_record *r = NULL;
-    if (id && *id && strlen(id) <= 64 && itsm_find_task(x->t->tickets, id, NULL, &r) != TB_OK)
-        r = NULL;
-    return r;
+    *out = NULL;
+    const char *id = bt_case_values_custom(v, attribute);
+    if (!id || !*id || strlen(id) > 64)
+        return TB_OK;
+    tb_err e = itsm_find_task(x->t->tickets, id, tables, out);
+    if (!transient(e)) {
+        if (e)
+            *out = NULL;
+        return TB_OK;
+    }
+    const char *why = itsm_servicenow_errmsg(x->t->tickets);
+    snprintf(err, errsz, "cannot read the ticket store: %s", why && *why ? why : tb_strerror(e));
+    return e;
 }
 
 static void result_case(csm_result *res, const char *sys_id, const char *number)
 {
     snprintf(res->case_sys_id, sizeof res->case_sys_id, "%s", sys_id);
     snprintf(res->case_number, sizeof res->case_number, "%s", number);
+}
+
+/* ---- creation on a remote store (worker thread, before the writer call) ---- */
+
+struct premade {
+    char sys_id[ITSM_SYS_ID_LEN + 1], number[64], warnings[CSM_WARNINGS_MAX + 256];
+    int created;                    /* this attempt made it (not an earlier one) */
+};
+
+/* The outbox takes no creates: the case is made here, on the worker's own
+ * handle, keyed by a->key so that a job retried after the instance acted
+ * finds the case instead of making a second one. a then records it. */
+static tb_err create_remote(struct ctx *x, struct create_arg *a, struct premade *pm, char *err, size_t errsz)
+{
+    itsm *t = x->t->tickets;
+    itsm_record *r = NULL;
+    snprintf(pm->warnings, sizeof pm->warnings, "%s", a->base_warnings);
+    tb_err e = itsm_create_once(t, CSM_CASE_TABLE, "correlation_id", a->key, a->fields->kv, a->fields->n, &r,
+                                &pm->created);
+    if (e == TB_ERR_INVALID || e == TB_ERR_TOO_LARGE) {
+        /* A mapped value the store will not take must not cost the case. */
+        csm_case_fields d;
+        e = default_fields(a->values, a->key, &d);
+        if (!e)
+            e = itsm_create_once(t, CSM_CASE_TABLE, "correlation_id", a->key, d.kv, d.n, &r, &pm->created);
+        csm_case_fields_clear(&d);
+        if (!e)
+            note_fallback(pm->warnings, sizeof pm->warnings);
+    }
+    if (e) {
+        const char *why = itsm_servicenow_errmsg(t);
+        snprintf(err, errsz, "cannot create the case: %s", why && *why ? why : tb_strerror(e));
+        return e;
+    }
+    const char *num = itsm_record_get(r, "number");
+    snprintf(pm->sys_id, sizeof pm->sys_id, "%s", r->sys_id);
+    snprintf(pm->number, sizeof pm->number, "%s", num ? num : "");
+    itsm_record_free(r);
+    a->premade = true;
+    a->case_sys_id = pm->sys_id;
+    a->case_number = pm->number;
+    a->base_warnings = pm->warnings;
+    return TB_OK;
+}
+
+/* Two attempts for one session made a case each at the same moment (the
+ * key is looked up before the create, not locked); the one that was not
+ * recorded goes, so the session keeps one. */
+static void drop_duplicate(struct ctx *x, const struct premade *pm)
+{
+    tb_err e = itsm_remove(x->t->tickets, CSM_CASE_TABLE, pm->sys_id);
+    if (e)
+        TB_LOGW("duplicate case not removed", "case=%s err=\"%s\"", pm->number, tb_strerror(e));
+    else
+        TB_LOGI("duplicate case removed", "case=%s", pm->number);
 }
 
 /* The session has its case already: say which, and make sure the console shows it. */
@@ -544,7 +663,9 @@ tb_err csm_create(csm *c, const csm_call *call, csm_result *res, char *err, size
         snprintf(res->detail, sizeof res->detail, "the session has ended");
         goto out;
     }
-    itsm_record *r = named_case(&x, &v);
+    itsm_record *r;
+    if ((e = named_record(&x, &v, "snow_case_id", case_tables, &r, err, errsz)))
+        goto out;
     if (r) {
         /* Started from a case (session key, click-to-chat): that is its case. */
         struct create_arg a = {.c = c, .appliance_id = x.a->id, .lsid = call->lsid, .rep = call->rep_username,
@@ -564,7 +685,9 @@ tb_err csm_create(csm *c, const csm_call *call, csm_result *res, char *err, size
         goto out;
     }
     if (call->origin == CSM_ORIGIN_EVENT) {
-        if ((r = named_task(&x, &v))) {
+        if ((e = named_record(&x, &v, "snow_task_id", NULL, &r, err, errsz)))
+            goto out;
+        if (r) {
             const char *num = itsm_record_get(r, "number");
             snprintf(res->detail, sizeof res->detail, "the session belongs to %s already (snow_task_id)",
                      num ? num : r->sys_id);
@@ -578,17 +701,33 @@ tb_err csm_create(csm *c, const csm_call *call, csm_result *res, char *err, size
         snprintf(err, errsz, "cannot read the field mappings: %s", tb_strerror(e));
         goto out;
     }
-    if ((e = csm_case_fields_build(maps, nmaps, &v, c->case_cols, lookup, x.t->tickets, &f))) {
+    struct lookup_ctx lc = {.t = x.t->tickets};
+    char key[128];
+    case_key(x.a->id, call->lsid, key, sizeof key);
+    if ((e = csm_case_fields_build(maps, nmaps, &v, c->case_cols, lookup, &lc, &f)) ||
+        (e = csm_case_fields_set(&f, "correlation_id", key))) {
         snprintf(err, errsz, "cannot build the case: %s", tb_strerror(e));
+        goto out;
+    }
+    if ((e = lc.unreachable)) {
+        const char *why = itsm_servicenow_errmsg(x.t->tickets);
+        snprintf(err, errsz, "cannot look the mapped values up: %s", why && *why ? why : tb_strerror(e));
         goto out;
     }
     struct create_arg a = {.c = c, .appliance_id = x.a->id, .lsid = call->lsid,
                            .rep = v.v[BT_CF_REP_USERNAME], .origin = origin_name(call->origin), .values = &v,
-                           .fields = &f};
+                           .fields = &f, .key = key, .base_warnings = f.warnings.data ? f.warnings.data : ""};
+    struct premade pm = {0};
+    if (ticket_store_is_remote(c->opt.tickets)) {
+        if ((e = create_remote(&x, &a, &pm, err, errsz)))
+            goto out;
+    }
     if ((e = writer_call(c->opt.writer, do_create, &a))) {
-        snprintf(err, errsz, "cannot create the case: %s", tb_strerror(e));
+        snprintf(err, errsz, "cannot record the case: %s", tb_strerror(e));
         goto out;
     }
+    if (a.existed && pm.created && strcmp(a.sys_id, pm.sys_id))
+        drop_duplicate(&x, &pm);
     if (a.existed) {
         /* another event or link won the race */
         e = report_existing(&x, call, a.sys_id, a.number, a.attribute_set_at, res);
@@ -667,6 +806,56 @@ out:
     return e;
 }
 
+static int by_number_desc(const void *a, const void *b)
+{
+    const char *x = itsm_record_get(*(itsm_record *const *)a, "number");
+    const char *y = itsm_record_get(*(itsm_record *const *)b, "number");
+    return strcmp(y ? y : "", x ? x : "");
+}
+
+/* The remote store answers equality queries only (itsm.h): the active cases
+ * are read page by page (at most REMOTE_SEARCH_MAX) and matched here. */
+static tb_err search_remote(itsm *h, const char *q, size_t limit, itsm_record ***out, size_t *n)
+{
+    itsm_record **hits = NULL;
+    size_t nhits = 0;
+    tb_err e = TB_OK;
+    itsm_kv active = {"active", "true"};
+    for (size_t off = 0; !e && off < REMOTE_SEARCH_MAX; off += REMOTE_SEARCH_PAGE) {
+        itsm_record **v = NULL;
+        size_t nv = 0;
+        if ((e = itsm_query(h, CSM_CASE_TABLE, &active, 1, 0, REMOTE_SEARCH_PAGE, off, &v, &nv)))
+            break;
+        for (size_t i = 0; i < nv; i++) {
+            const char *num = itsm_record_get(v[i], "number");
+            if (!num || !strcasestr(num, q))
+                continue;
+            itsm_record **grown = realloc(hits, (nhits + 1) * sizeof *hits);
+            if (!grown) {
+                e = TB_ERR_NOMEM;
+                break;
+            }
+            hits = grown;
+            hits[nhits++] = v[i];
+            v[i] = NULL;
+        }
+        itsm_records_free(v, nv);
+        if (nv < REMOTE_SEARCH_PAGE)
+            break;
+    }
+    if (e) {
+        itsm_records_free(hits, nhits);
+        return e;
+    }
+    if (nhits)
+        qsort(hits, nhits, sizeof *hits, by_number_desc);
+    for (size_t i = limit; i < nhits; i++)
+        itsm_record_free(hits[i]);
+    *out = hits;
+    *n = nhits < limit ? nhits : limit;
+    return TB_OK;
+}
+
 tb_err csm_search_cases(csm *c, const char *q, size_t limit, itsm_record ***out, size_t *n)
 {
     *out = NULL;
@@ -675,6 +864,8 @@ tb_err csm_search_cases(csm *c, const char *q, size_t limit, itsm_record ***out,
     struct csm_tls *t = tls_get(c, &e);
     if (!t)
         return e;
+    if (ticket_store_is_remote(c->opt.tickets))
+        return search_remote(t->tickets, q, limit, out, n);
     if (!t->table && (e = itsm_table_open(c->db_path, &t->table)))
         return e;
     /* q is checked by the caller (letters and digits), so it cannot carry

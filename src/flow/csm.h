@@ -117,5 +117,7 @@ tb_err csm_search_cases(csm *c, const char *q, size_t limit, itsm_record ***out,
 /* The calling thread's ticket-store handle (NULL with *e set on failure). */
 itsm *csm_tickets(csm *c, tb_err *e);
 appliance_cache *csm_appliances(csm *c);
+/* The configured ticket store (borrowed). */
+ticket_store *csm_ticket_store(csm *c);
 
 #endif

@@ -16,8 +16,17 @@ tb_err csm_http_new(const csm_http_opts *opt, csm_http **out)
     if (!h)
         return TB_ERR_NOMEM;
     h->csm = opt->csm;
-    snprintf(h->ticket_store, sizeof h->ticket_store, "%s", opt->ticket_store ? opt->ticket_store : "embedded");
-    snprintf(h->instance_url, sizeof h->instance_url, "%s", opt->instance_url ? opt->instance_url : "");
+    /* Unset: the configured ticket store says where records are shown. */
+    ticket_store *ts = opt->csm ? csm_ticket_store(opt->csm) : NULL;
+    const tb_config *cfg = ts ? ticket_store_config(ts) : NULL;
+    const char *kind = opt->ticket_store && *opt->ticket_store ? opt->ticket_store
+                       : ts && ticket_store_is_remote(ts)      ? "servicenow"
+                                                                : "embedded";
+    const char *url = opt->instance_url && *opt->instance_url ? opt->instance_url
+                      : cfg                                  ? cfg->servicenow_url
+                                                              : "";
+    snprintf(h->ticket_store, sizeof h->ticket_store, "%s", kind);
+    snprintf(h->instance_url, sizeof h->instance_url, "%s", url);
     crypto_generichash_keygen(h->form_key);
     *out = h;
     return TB_OK;

@@ -39,8 +39,9 @@ typedef struct csm_http csm_http;
 
 typedef struct csm_http_opts {
     csm *csm;                       /* borrowed */
-    const char *ticket_store;       /* "embedded", or "servicenow" */
-    const char *instance_url;       /* the ServiceNow instance (https://x.service-now.com); "" for embedded */
+    const char *ticket_store;       /* "embedded", or "servicenow"; NULL: csm's ticket store says */
+    const char *instance_url;       /* the ServiceNow instance (https://x.service-now.com); NULL: the
+                                     * configured servicenow_url */
 } csm_http_opts;
 
 tb_err csm_http_new(const csm_http_opts *opt, csm_http **out);

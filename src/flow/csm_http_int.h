@@ -16,7 +16,7 @@
 struct csm_http {
     csm *csm;
     char ticket_store[32];
-    char instance_url[256];
+    char instance_url[512];         /* as servicenow_url */
     unsigned char form_key[crypto_generichash_KEYBYTES];
 };
 

@@ -83,7 +83,7 @@ static void result_page(const struct link *l, tb_err e, const csm_result *res, c
                             status == 404   ? "Not found"
                             : status == 409 ? "Conflict"
                             : status == 400 ? "Invalid request"
-                            : status >= 502 && status != 503 ? "The appliance did not answer"
+                            : status >= 502 && status != 503 ? "The appliance or the ticket store did not answer"
                                                              : "Case not created",
                             err);
         return;

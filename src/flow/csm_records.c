@@ -1,6 +1,7 @@
 /* Records from the representative console (seed 003 "Access ServiceNow
  * Records from the Representative Console"): /nav_to.do, as the custom
- * links call it on ServiceNow, and a read-only page per ticket. */
+ * links call it on ServiceNow, and a read-only page per ticket. With
+ * ticket_store = servicenow both send the browser to the instance. */
 #include "flow/csm_http_int.h"
 
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include "flow/gateway.h"
 #include "http/client.h"
 #include "http/html.h"
+#include "itsm/itsm_servicenow.h"
 
 #define URI_MAX 2048
 #define JOURNAL_ROWS 200
@@ -176,7 +178,18 @@ void csm_ticket_handle(tb_http_req *req)
         return;
     }
     if (e) {
-        tb_http_reply_error(req, 503, "Ticket store unavailable", tb_strerror(e));
+        const char *why = t ? itsm_servicenow_errmsg(t) : NULL;
+        tb_http_reply_error(req, 503, "Ticket store unavailable", why && *why ? why : tb_strerror(e));
+        return;
+    }
+    if (!strcmp(h->ticket_store, "servicenow")) {
+        /* The tickets live on the instance: its own form shows them. */
+        char loc[512];
+        if (csm_record_location(h->ticket_store, h->instance_url, r->table, r->sys_id, loc, sizeof loc))
+            tb_http_reply_error(req, 500, "No instance URL", "servicenow_url is not an https:// URL");
+        else
+            redirect(req, loc);
+        itsm_record_free(r);
         return;
     }
     const char *number = itsm_record_get(r, "number");

@@ -125,6 +125,11 @@ static tb_err set_field(csm_case_fields *f, const char *name, const char *value)
     return TB_OK;
 }
 
+tb_err csm_case_fields_set(csm_case_fields *f, const char *name, const char *value)
+{
+    return set_field(f, name, value);
+}
+
 static void warn(csm_case_fields *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warn(csm_case_fields *f, const char *fmt, ...)
 {

@@ -56,6 +56,8 @@ tb_err csm_case_fields_build(const tb_csm_mapping *m, size_t n, const bt_case_va
 /* Only the defaults (the fallback when the store refuses the mapped
  * fields); out starts empty. */
 tb_err csm_case_fields_defaults(const bt_case_values *v, csm_case_fields *out);
+/* Sets (or replaces) one field; TB_ERR_TOO_LARGE past CSM_CASE_FIELDS_MAX. */
+tb_err csm_case_fields_set(csm_case_fields *f, const char *name, const char *value);
 void csm_case_fields_clear(csm_case_fields *f);
 const char *csm_case_fields_get(const csm_case_fields *f, const char *name);
 

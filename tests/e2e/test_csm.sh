@@ -5,7 +5,9 @@
 # live session, and the session's end writes its work note on that case.
 # Then each condition that blocks creation, a lookup that finds nothing,
 # duplicate events, the exclusive-options rule and the manual association
-# by external key. (Options 2 and 3 and the pages: test_csm_links.sh.)
+# by external key. With TB_TICKET_STORE=servicenow also: the instance down
+# when a rep joins, and exactly one case once it is back. (Options 2 and 3
+# and the pages: test_csm_links.sh.)
 . "$TB_E2E_LIB"
 
 tb_init --product rs
@@ -14,8 +16,9 @@ printf '%s\n' "$TOKEN" >"$WORK/token"
 printf 'btsim-secret\n' >"$WORK/secret"
 tb sys-user add bob.ross --name "Bob Ross" >/dev/null || not_ok "sys-user add bob.ross"
 tb sys-user add b.smith --name "Beth Smith" >/dev/null || not_ok "sys-user add b.smith"
-BOB_ID=$(sql "select sys_id from sys_user where user_name='bob.ross'")
-BETH_ID=$(sql "select sys_id from sys_user where user_name='b.smith'")
+BOB_ID=$(tsql "select sys_id from sys_user where user_name='bob.ross'")
+BETH_ID=$(tsql "select sys_id from sys_user where user_name='b.smith'")
+AID=$(sql "select id from tb_appliance where name='Default'")
 
 # --- field mappings: the seed's four kinds
 out=$(tb mapping add dynamic --case-field short_description --bt-field customer_details 2>&1); rc=$?
@@ -37,6 +40,8 @@ expect_eq "a second mapping of the same field refused" "$rc" 1
 expect_match "  naming the field" "$out" "maps state already"
 out=$(tb mapping add static --case-field sys_id --value x 2>&1); rc=$?
 expect_eq "sys_id cannot be mapped" "$rc" 1
+out=$(tb mapping add static --case-field correlation_id --value x 2>&1); rc=$?
+expect_eq "correlation_id (the case's key) cannot be mapped" "$rc" 1
 out=$(tb mapping add lookup --case-field cmdb_ci --lookup-table nope --lookup-field name --value x 2>&1); rc=$?
 expect_eq "unknown lookup table refused" "$rc" 1
 out=$(tb mapping add lookup --case-field cmdb_ci --lookup-table cmdb_ci --lookup-field nope --value x 2>&1); rc=$?
@@ -74,6 +79,9 @@ J='Content-Type: application/json'
 
 sql_is() { [ "$(sql "$1")" = "$2" ]; }
 wait_sql() { wait_until 20 sql_is "$1" "$2"; }
+tsql_is() { [ "$(tsql "$1")" = "$2" ]; }
+# Work notes reach a remote store from the outbox, after the import's job.
+wait_tsql() { wait_until 20 tsql_is "$1" "$2"; }
 case_of() { sql "select case_number from tb_csm_case where lsid='$1'"; }
 wait_case() { wait_until 20 sh -c "[ -n \"\$(sqlite3 'file:$DB?mode=ro' \"select case_number from tb_csm_case where lsid='$1'\")\" ]"; }
 wait_decision() { # lsid outcome
@@ -111,14 +119,14 @@ curl -s -o /dev/null -X POST -H "$J" -d '{"rep":"jdoe"}' "$BTSIM_URL/_btsim/sess
 wait_case "$L" && ok "a case is created when the rep joins" ||
   not_ok "a case is created when the rep joins ($(sql "select state, last_error from tb_job where lsid='$L'"); $(tb csm log))"
 CS=$(case_of "$L")
-CS_ID=$(sql "select sys_id from sn_customerservice_case where number='$CS'")
+CS_ID=$(tsql "select sys_id from sn_customerservice_case where number='$CS'")
 expect_match "  a CS number" "$CS" '^CS[0-9]{7}$'
-expect_eq "  static mapping: state 6" "$(sql "select state from sn_customerservice_case where number='$CS'")" 6
+expect_eq "  static mapping: state 6" "$(tsql "select state from sn_customerservice_case where number='$CS'")" 6
 expect_eq "  dynamic mapping: short description from the customer's details" \
-  "$(sql "select short_description from sn_customerservice_case where number='$CS'")" 'VPN is down & "urgent"'
-expect_eq "  lookup mapping: assigned to bob.ross" "$(sql "select assigned_to from sn_customerservice_case where number='$CS'")" "$BOB_ID"
-expect_eq "  dynamic lookup: contact b.smith" "$(sql "select contact from sn_customerservice_case where number='$CS'")" "$BETH_ID"
-expect_eq "  correlated with the session" "$(sql "select correlation_id from sn_customerservice_case where number='$CS'")" "$L"
+  "$(tsql "select short_description from sn_customerservice_case where number='$CS'")" 'VPN is down & "urgent"'
+expect_eq "  lookup mapping: assigned to bob.ross" "$(tsql "select assigned_to from sn_customerservice_case where number='$CS'")" "$BOB_ID"
+expect_eq "  dynamic lookup: contact b.smith" "$(tsql "select contact from sn_customerservice_case where number='$CS'")" "$BETH_ID"
+expect_eq "  correlated with the session" "$(tsql "select correlation_id from sn_customerservice_case where number='$CS'")" "csm:$AID:$L"
 expect_eq "  no warnings" "$(sql "select warnings from tb_csm_case where lsid='$L'")" ""
 expect_eq "  made by the outbound event" "$(sql "select origin || ' ' || rep_username from tb_csm_case where lsid='$L'")" "event jdoe"
 wait_sql "select count(*) from tb_csm_case where lsid='$L' and attribute_set_at is not null" 1 &&
@@ -137,15 +145,16 @@ expect_eq "the same join with another time is queued" "$(json_get "$HTTP_BODY" r
 curl -s -o /dev/null -X POST -H "$J" -d '{"rep":"pobrien"}' "$BTSIM_URL/_btsim/sessions/$L/join"
 wait_until 20 sh -c "[ \$(sqlite3 'file:$DB?mode=ro' \"select count(*) from tb_csm_log where lsid='$L' and outcome='existing'\") -ge 2 ]" &&
   ok "both recorded as the existing case" || not_ok "both recorded as the existing case ($(tb csm log --lsid "$L"))"
-expect_eq "  one case for the session" "$(sql "select count(*) from sn_customerservice_case where correlation_id='$L'")" 1
+expect_eq "  one case for the session" "$(tsql "select count(*) from sn_customerservice_case where correlation_id='csm:$AID:$L'")" 1
 expect_eq "  case events jobs all done" "$(sql "select count(*) from tb_job where lsid='$L' and kind='case_event' and state<>'done'")" 0
 
 # --- the session ends: its chat lands on the case as a work note
 curl -s -o /dev/null -X POST -H "$J" -d '{"from":"customer","text":"It says <access denied>"}' "$BTSIM_URL/_btsim/sessions/$L/chat"
 end_and_import "$L" && ok "session imported" || not_ok "session imported ($(sql "select state, last_error from tb_job where lsid='$L' and kind='session_import'"))"
 expect_eq "  linked to the case" "$(sql "select task_number from tb_session where lsid='$L'")" "$CS"
-expect_eq "  one work note on the case" "$(sql "select count(*) from sys_journal_field where element_id='$CS_ID' and value like 'BeyondTrust session $L%'")" 1
-expect_match "  with the chat" "$(sql "select value from sys_journal_field where element_id='$CS_ID'")" "It says <access denied>"
+wait_tsql "select count(*) from sys_journal_field where element_id='$CS_ID' and value like 'BeyondTrust session $L%'" 1
+expect_eq "  one work note on the case" "$(tsql "select count(*) from sys_journal_field where element_id='$CS_ID' and value like 'BeyondTrust session $L%'")" 1
+expect_match "  with the chat" "$(tsql "select value from sys_journal_field where element_id='$CS_ID'")" "It says <access denied>"
 
 # --- click-to-chat from a case: the session names its case; no second case
 out=$(curl -s "$TB_URL/csm/chat?case=$CS")
@@ -158,7 +167,7 @@ expect_eq "  the session carries the case's sys_id" "$(bt_custom "$L2" snow_case
 curl -s -o /dev/null -X POST -H "$J" -d '{"rep":"jdoe"}' "$BTSIM_URL/_btsim/sessions/$L2/join"
 wait_case "$L2" && ok "  its case is recorded" || not_ok "  its case is recorded ($(tb csm log --lsid "$L2"))"
 expect_eq "  as the case it came from" "$(sql "select case_number || ' ' || origin from tb_csm_case where lsid='$L2'")" "$CS session"
-expect_eq "  no new case" "$(sql "select count(*) from sn_customerservice_case")" 1
+expect_eq "  no new case" "$(tsql "select count(*) from sn_customerservice_case")" 1
 
 # --- conditions: public portal
 tb csm config Default set --portals "Partners, VIP" >/dev/null
@@ -187,14 +196,14 @@ L8=$(start_live '{"rep":"jdoe","customer_name":"Gus"}')
 wait_decision "$L8" skipped && ok "attended not allowed: skipped" || not_ok "attended not allowed: skipped"
 L9=$(start_live '{"rep":"jdoe","attended":false,"customer_host":"KIOSK-8"}')
 wait_case "$L9" && ok "unattended allowed: created" || not_ok "unattended allowed: created ($(tb csm log --lsid "$L9"))"
-expect_match "  described by its endpoint" "$(sql "select short_description from sn_customerservice_case where correlation_id='$L9'")" "KIOSK-8"
+expect_match "  described by its endpoint" "$(tsql "select short_description from sn_customerservice_case where correlation_id='csm:$AID:$L9'")" "KIOSK-8"
 tb csm config Default set --attended yes >/dev/null
 
 # --- a lookup that finds nothing: warning, the case is still created
 L10=$(start_live '{"rep":"jdoe","customer_name":"Hal","customer_username":"nobody.here","details":"Printer"}')
 wait_case "$L10" && ok "lookup finds nothing: case created" || not_ok "lookup finds nothing: case created ($(tb csm log --lsid "$L10"))"
-expect_eq "  contact left empty" "$(sql "select coalesce(contact,'') from sn_customerservice_case where correlation_id='$L10'")" ""
-expect_eq "  the other mappings applied" "$(sql "select state || ' ' || assigned_to from sn_customerservice_case where correlation_id='$L10'")" "6 $BOB_ID"
+expect_eq "  contact left empty" "$(tsql "select coalesce(contact,'') from sn_customerservice_case where correlation_id='csm:$AID:$L10'")" ""
+expect_eq "  the other mappings applied" "$(tsql "select state || ' ' || assigned_to from sn_customerservice_case where correlation_id='csm:$AID:$L10'")" "6 $BOB_ID"
 expect_match "  warning recorded" "$(sql "select warnings from tb_csm_case where lsid='$L10'")" "contact: no sys_user record has user_name = 'nobody.here'"
 expect_match "  and shown by csm cases" "$(tb csm cases)" "no sys_user record"
 
@@ -217,7 +226,38 @@ out=$(curl -s -H "Authorization: Bearer $TOK" "$BTSIM_URL/api/command" --data-ur
 expect_match "external key typed in" "$out" "Session attributes were set"
 end_and_import "$L11" && ok "session with the external key imported" || not_ok "session with the external key imported"
 expect_eq "  linked to the case by its number" "$(sql "select task_number from tb_session where lsid='$L11'")" "$CS"
-expect_eq "  work note on that case" "$(sql "select count(*) from sys_journal_field where element_id='$CS_ID' and value like 'BeyondTrust session $L11%'")" 1
+wait_tsql "select count(*) from sys_journal_field where element_id='$CS_ID' and value like 'BeyondTrust session $L11%'" 1
+expect_eq "  work note on that case" "$(tsql "select count(*) from sys_journal_field where element_id='$CS_ID' and value like 'BeyondTrust session $L11%'")" 1
 
 expect_eq "no case_event job failed" "$(sql "select count(*) from tb_job where kind='case_event' and state='failed'")" 0
+
+# --- remote store: the instance is down when a rep joins; the job retries,
+# and once the instance is back the session has exactly one case
+if [ "$TB_TICKET_STORE" = servicenow ]; then
+  tb csm config Default set --auto-create yes >/dev/null
+  SNOW_PORT=$(cat "$WORK/snow.port")
+  kill -TERM "$SNOW_PID"; wait "$SNOW_PID" 2>/dev/null
+  L12=$(start_live '{"rep":"jdoe","customer_name":"Jo","customer_username":"b.smith","details":"Down"}')
+  job_retried() { [ "$(sql "select count(*) from tb_job where lsid='$L12' and kind='case_event' and state='queued' and attempts >= 1")" -ge 1 ]; }
+  wait_until 30 job_retried && ok "instance down: the case_event job is queued again" ||
+    not_ok "instance down: the case_event job is queued again ($(sql "select state, attempts, last_error from tb_job where lsid='$L12'"))"
+  expect_match "  saying why" "$(sql "select last_error from tb_job where lsid='$L12' and kind='case_event'")" "ticket store|look the mapped values up|create the case"
+  expect_eq "  no case recorded meanwhile" "$(case_of "$L12")" ""
+  "$TB_BIN" -c "$WORK/snow.conf" --db "$SNOW_DB" serve --port "$SNOW_PORT" >>"$WORK/snow.log" 2>&1 &
+  SNOW_PID=$!
+  PIDS+=("$SNOW_PID")
+  has_case() { [ -n "$(case_of "$L12")" ]; }
+  wait_until 40 has_case && ok "instance back: the case is created" ||
+    not_ok "instance back: the case is created ($(sql "select state, attempts, last_error from tb_job where lsid='$L12'"))"
+  wait_sql "select count(*) from tb_job where lsid='$L12' and kind='case_event' and state<>'done'" 0 &&
+    ok "  the job is done" || not_ok "  the job is done"
+  expect_eq "  exactly one case for the session" \
+    "$(tsql "select count(*) from sn_customerservice_case where correlation_id='csm:$AID:$L12'")" 1
+  expect_eq "  the one recorded" "$(tsql "select number from sn_customerservice_case where correlation_id='csm:$AID:$L12'")" "$(case_of "$L12")"
+  expect_eq "  with its mapped fields" \
+    "$(tsql "select contact || ' ' || short_description from sn_customerservice_case where correlation_id='csm:$AID:$L12'")" "$BETH_ID Down"
+  expect_eq "  no warnings" "$(sql "select warnings from tb_csm_case where lsid='$L12'")" ""
+  expect_eq "  snow_case_id on the live session" "$(bt_custom "$L12" snow_case_id)" \
+    "$(tsql "select sys_id from sn_customerservice_case where correlation_id='csm:$AID:$L12'")"
+fi
 finish

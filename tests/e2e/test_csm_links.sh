@@ -3,7 +3,8 @@
 # page associates the session with an existing case (searched by number)
 # or creates one; /nav_to.do opens records; /tickets/ shows them; the
 # click-to-chat page starts a session that lands on its case. Hostile input
-# on every route.
+# on every route. With TB_TICKET_STORE=servicenow the records are shown by
+# the instance: /nav_to.do and /tickets/ redirect there.
 . "$TB_E2E_LIB"
 
 tb_init --product rs
@@ -40,6 +41,24 @@ get() { # url [curl args]: HTTP_STATUS, HTTP_BODY, headers in $WORK/hdrs
   HTTP_STATUS=$(curl -s -o "$WORK/body" -D "$WORK/hdrs" -w '%{http_code}' --max-time 20 "$@" "$url")
   HTTP_BODY=$(cat "$WORK/body")
 }
+tsql_is() { [ "$(tsql "$1")" = "$2" ]; }
+wait_tsql() { wait_until 20 tsql_is "$1" "$2"; }
+re_escape() { printf '%s' "$1" | sed 's/[]?*+^$(){}|.[\\]/\\&/g'; }
+record_location() { # table sys_id: where ticketbridge sends a browser to see the record
+  if [ "$TB_TICKET_STORE" = servicenow ]; then
+    printf '%s/nav_to.do?uri=%s.do%%3Fsys_id%%3D%s' "$SNOW_URL" "$1" "$2"
+  else
+    printf '/tickets/%s' "$2"
+  fi
+}
+ticket_page() { # key [curl args]: the ticket's page; with a remote store the instance's, where /tickets/ redirects
+  get "$TB_URL/tickets/$1" "${@:2}"
+  TICKET_LOCATION=
+  if [ "$TB_TICKET_STORE" = servicenow ] && [ "$HTTP_STATUS" = 302 ]; then
+    TICKET_LOCATION=$(header Location)
+    get "$TICKET_LOCATION" -L --cacert "$WORK/snow-ca.pem" -u snow_api:snow-api-password-0123
+  fi
+}
 token_of() { printf '%s' "$HTTP_BODY" | grep -o 'name="token" value="[0-9a-f]*"' | head -1 | sed 's/.*value="//; s/"//'; }
 
 # --- option 2: the custom link, as the console sends it through nav_to.do
@@ -62,9 +81,9 @@ expect_match "  page says so" "$HTTP_BODY" "<h1>Case created</h1>"
 CS=$(sql "select case_number from tb_csm_case where lsid='$L'")
 CS_ID=$(sql "select case_sys_id from tb_csm_case where lsid='$L'")
 expect_match "  a case recorded for the session" "$CS" '^CS[0-9]{7}$'
-expect_match "  page links the case" "$HTTP_BODY" "href=\"/tickets/$CS_ID\">$CS<"
+expect_match "  page links the case" "$HTTP_BODY" "href=\"$(re_escape "$(record_location sn_customerservice_case "$CS_ID")")\">$CS<"
 expect_eq "  origin link, rep jdoe" "$(sql "select origin || ' ' || rep_username from tb_csm_case where lsid='$L'")" "link jdoe"
-expect_eq "  mapping applied" "$(sql "select description from sn_customerservice_case where sys_id='$CS_ID'")" "Laptop <b>broken</b>"
+expect_eq "  mapping applied" "$(tsql "select description from sn_customerservice_case where sys_id='$CS_ID'")" "Laptop <b>broken</b>"
 expect_eq "  snow_case_id on the live session" "$(bt_custom "$L" snow_case_id)" "$CS_ID"
 expect_match "  page says the console shows it" "$HTTP_BODY" "snow_case_id"
 expect_match "  a page that runs no script" "$(header Content-Security-Policy)" "default-src 'none'"
@@ -72,15 +91,15 @@ expect_eq "  and is not framed" "$(header X-Frame-Options)" DENY
 get "$LINK" "${AGENT[@]}"
 expect_eq "the link again: 200" "$HTTP_STATUS" 200
 expect_match "  the session has its case" "$HTTP_BODY" "The session has its case"
-expect_eq "  no second case" "$(sql "select count(*) from sn_customerservice_case")" 1
+expect_eq "  no second case" "$(tsql "select count(*) from sn_customerservice_case")" 1
 expect_match "  decisions recorded" "$(tb csm log --lsid "$L")" "link +existing +$CS"
 
 # --- the record links: nav_to.do and the ticket page
 get "$TB_URL/nav_to.do?uri=sn_customerservice_case.do?sys_id=$CS_ID"
 expect_eq "case link redirects" "$HTTP_STATUS" 302
-expect_eq "  to the ticket page" "$(header Location)" "/tickets/$CS_ID"
+expect_eq "  to the ticket page" "$(header Location)" "$(record_location sn_customerservice_case "$CS_ID")"
 get "$TB_URL/nav_to.do?uri=task.do%3Fsys_id%3D$CS_ID"
-expect_eq "task.do link (seed 000) too" "$(header Location)" "/tickets/$CS_ID"
+expect_eq "task.do link (seed 000) too" "$(header Location)" "$(record_location task "$CS_ID")"
 get "$TB_URL/nav_to.do?uri=sn_customerservice_case.do?sys_id="
 expect_eq "a session without a case: 404" "$HTTP_STATUS" 404
 expect_match "  saying so" "$HTTP_BODY" "no case yet"
@@ -96,11 +115,13 @@ get "$TB_URL/nav_to.do?uri=$(head -c 3000 /dev/zero | tr '\0' a).do"
 expect_eq "an oversized uri: 400" "$HTTP_STATUS" 400
 get "$TB_URL/tickets/$CS_ID"
 expect_eq "ticket page needs a user" "$HTTP_STATUS" 401
-get "$TB_URL/tickets/$CS_ID" "${AGENT[@]}"
+ticket_page "$CS_ID" "${AGENT[@]}"
 expect_eq "ticket page for the agent" "$HTTP_STATUS" 200
+[ "$TB_TICKET_STORE" = servicenow ] &&
+  expect_eq "  shown by the instance" "$TICKET_LOCATION" "$(record_location sn_customerservice_case "$CS_ID")"
 expect_match "  shows the number" "$HTTP_BODY" "<h1>$CS</h1>"
 expect_match "  escapes the fields" "$HTTP_BODY" "Laptop &lt;b&gt;broken&lt;/b&gt;"
-get "$TB_URL/tickets/$CS" -u viewer:password-viewer-123
+ticket_page "$CS" -u viewer:password-viewer-123
 expect_eq "  by number, for an itil user" "$HTTP_STATUS" 200
 get "$TB_URL/tickets/$CS" -u outsider:password-outsider-123
 expect_eq "  not for other roles" "$HTTP_STATUS" 403
@@ -114,8 +135,9 @@ curl -s -o /dev/null -X POST -H "$J" -d '{"from":"customer","text":"<script>aler
 curl -s -o /dev/null -X POST "$BTSIM_URL/_btsim/sessions/$L/end"
 wait_sql "select state from tb_job where lsid='$L' and kind='session_import'" done &&
   ok "session imported" || not_ok "session imported ($(sql "select last_error from tb_job where lsid='$L'"))"
-expect_eq "  one note on the case" "$(sql "select count(*) from sys_journal_field where element_id='$CS_ID' and value like 'BeyondTrust session $L%'")" 1
-get "$TB_URL/tickets/$CS" "${AGENT[@]}"
+wait_tsql "select count(*) from sys_journal_field where element_id='$CS_ID' and value like 'BeyondTrust session $L%'" 1
+expect_eq "  one note on the case" "$(tsql "select count(*) from sys_journal_field where element_id='$CS_ID' and value like 'BeyondTrust session $L%'")" 1
+ticket_page "$CS" "${AGENT[@]}"
 expect_match "  the page shows the note, escaped" "$HTTP_BODY" "&lt;script&gt;alert\(1\)&lt;/script&gt;"
 case "$HTTP_BODY" in *"<script>"*) not_ok "  no raw script on the page" ;; *) ok "  no raw script on the page" ;; esac
 
@@ -141,7 +163,7 @@ expect_eq "associate: 200" "$HTTP_STATUS" 200
 expect_match "  page says so" "$HTTP_BODY" "Session associated with the case"
 expect_eq "  recorded" "$(sql "select case_number || ' ' || origin from tb_csm_case where lsid='$L2'")" "$CS association"
 expect_eq "  snow_case_id on the live session" "$(bt_custom "$L2" snow_case_id)" "$CS_ID"
-expect_eq "  no new case" "$(sql "select count(*) from sn_customerservice_case")" 1
+expect_eq "  no new case" "$(tsql "select count(*) from sn_customerservice_case")" 1
 get "$PAGE" "${AGENT[@]}"
 expect_match "the page again shows the session's case" "$HTTP_BODY" "The session has its case"
 L3=$(start_live '{"rep":"asa.lindstrom","customer_name":"Cleo","details":"Printer jam"}')
@@ -152,7 +174,7 @@ expect_eq "option 3 create: 200" "$HTTP_STATUS" 200
 expect_match "  case created" "$HTTP_BODY" "<h1>Case created</h1>"
 CS3=$(sql "select case_number from tb_csm_case where lsid='$L3'")
 expect_match "  a new case" "$CS3" '^CS[0-9]{7}$'
-expect_eq "  with its mapping" "$(sql "select description from sn_customerservice_case where number='$CS3'")" "Printer jam"
+expect_eq "  with its mapping" "$(tsql "select description from sn_customerservice_case where number='$CS3'")" "Printer jam"
 get "$P" "${AGENT[@]}" -d "lsid=$L3" -d username=asa.lindstrom -d appliance=Default -d action=associate -d "case=$CS" -d "token=$T3"
 expect_eq "associating a session that has another case: 409" "$HTTP_STATUS" 409
 expect_match "  naming it" "$HTTP_BODY" "$CS3"
@@ -202,7 +224,7 @@ tb csm config Default set --custom-links yes --outbound-event no >/dev/null
 # --- click-to-chat from a case: the session lands on the case
 tb ticket create --table sn_customerservice_case --short-description '<script>alert("x")</script> & VPN' >"$WORK/new"
 CS5=$(awk '{print $1}' "$WORK/new")
-CS5_ID=$(sql "select sys_id from sn_customerservice_case where number='$CS5'")
+CS5_ID=$(tsql "select sys_id from sn_customerservice_case where number='$CS5'")
 get "$TB_URL/csm/chat?case=$CS5"
 expect_eq "chat page from a case" "$HTTP_STATUS" 200
 expect_match "  escapes the case's description" "$HTTP_BODY" '&lt;script&gt;alert\(&quot;x&quot;\)&lt;/script&gt; &amp; VPN'
@@ -222,7 +244,8 @@ curl -s -o /dev/null -X POST -H "$J" -d '{"rep":"jdoe"}' "$BTSIM_URL/_btsim/sess
 curl -s -o /dev/null -X POST "$BTSIM_URL/_btsim/sessions/$L5/end"
 wait_sql "select state from tb_job where lsid='$L5' and kind='session_import'" done &&
   ok "  imported" || not_ok "  imported ($(sql "select last_error from tb_job where lsid='$L5'"))"
-expect_eq "  its note on that case" "$(sql "select count(*) from sys_journal_field where element_id='$CS5_ID' and value like 'BeyondTrust session $L5%'")" 1
+wait_tsql "select count(*) from sys_journal_field where element_id='$CS5_ID' and value like 'BeyondTrust session $L5%'" 1
+expect_eq "  its note on that case" "$(tsql "select count(*) from sys_journal_field where element_id='$CS5_ID' and value like 'BeyondTrust session $L5%'")" 1
 bad "chat: an unknown case 404" 404 "$TB_URL/csm/chat?case=CS0000000"
 bad "chat: a bad case key 400" 400 "$TB_URL/csm/chat?case=%3Cx%3E"
 bad "chat: a bad issue 400" 400 "$TB_URL/csm/chat?issue=Issue%204"
@@ -231,7 +254,7 @@ bad "chat start: long details 400" 400 "$TB_URL/csm/chat/start?customer.details=
 bad "chat start: invalid UTF-8 400" 400 "$TB_URL/csm/chat/start?customer.name=%C3%28"
 bad "chat start: control characters 400" 400 "$TB_URL/csm/chat/start?customer.company=a%0Db"
 bad "chat start: an oversized post 413" 413 "$TB_URL/csm/chat/start" --data-binary "customer.name=$(head -c 20000 /dev/zero | tr '\0' a)"
-sql_write "update sn_customerservice_case set state=3, active='false' where number='$CS5'"
+tsql_write "update sn_customerservice_case set state=3, active='false' where number='$CS5'"
 bad "chat: a closed case 409" 409 "$TB_URL/csm/chat?case=$CS5"
 tb csm config Default set --click-to-chat no >/dev/null
 bad "chat off: 404" 404 "$TB_URL/csm/chat"

@@ -228,6 +228,12 @@ static void test_defaults(void **state)
     v.v[BT_CF_CUSTOMER_NAME] = strdup("");
     assert_int_equal(csm_case_fields_defaults(&v, &f), TB_OK);
     assert_string_equal(csm_case_fields_get(&f, "short_description"), "BeyondTrust support session with LAPTOP-7");
+    size_t n = f.n;
+    assert_int_equal(csm_case_fields_set(&f, "correlation_id", "csm:7:x"), TB_OK);
+    assert_int_equal(f.n, n);
+    assert_string_equal(csm_case_fields_get(&f, "correlation_id"), "csm:7:x");
+    assert_int_equal(csm_case_fields_set(&f, "u_extra", "y"), TB_OK);
+    assert_int_equal(f.n, n + 1);
     csm_case_fields_clear(&f);
     bt_case_values_clear(&v);
 }
@@ -316,6 +322,12 @@ static void test_many_mappings(void **state)
     assert_int_equal(f.n, CSM_CASE_FIELDS_MAX);
     assert_non_null(strstr(warnings(&f), "more than 64 case fields"));
     assert_true(f.warnings.len <= CSM_WARNINGS_MAX);
+    /* The case key replaces the default correlation_id even when full. */
+    assert_int_equal(csm_case_fields_set(&f, "correlation_id", "csm:1:abc"), TB_OK);
+    assert_int_equal(f.n, CSM_CASE_FIELDS_MAX);
+    assert_string_equal(csm_case_fields_get(&f, "correlation_id"), "csm:1:abc");
+    assert_int_equal(csm_case_fields_set(&f, "u_one_more", "x"), TB_ERR_TOO_LARGE);
+    assert_null(csm_case_fields_get(&f, "u_one_more"));
     csm_case_fields_clear(&f);
     free(names);
     free(m);
