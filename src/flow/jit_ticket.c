@@ -148,26 +148,34 @@ static bool is_sys_id(const char *s)
     return true;
 }
 
-/* The configured assignment group's sys_id, by sys_id or name. */
-static void find_group(itsm *t, const char *group, char out[ITSM_SYS_ID_LEN + 1])
+/* The configured assignment group's sys_id, by sys_id or name ("" when
+ * there is none). An error when the store cannot answer: the job is retried
+ * rather than the ticket left unassigned. */
+static tb_err find_group(itsm *t, const char *group, char out[ITSM_SYS_ID_LEN + 1])
 {
     out[0] = '\0';
     if (!*group)
-        return;
+        return TB_OK;
     itsm_record *r = NULL;
-    if (is_sys_id(group) && itsm_get(t, "sys_user_group", group, &r) == TB_OK && r) {
+    tb_err e = TB_ERR_NOT_FOUND;
+    if (is_sys_id(group) && (e = itsm_get(t, "sys_user_group", group, &r)) == TB_OK && r) {
         snprintf(out, ITSM_SYS_ID_LEN + 1, "%s", r->sys_id);
         itsm_record_free(r);
-        return;
+        return TB_OK;
     }
+    if (e != TB_ERR_NOT_FOUND)
+        return e;
     itsm_kv kv = {"name", group};
     itsm_record **v = NULL;
     size_t n = 0;
-    if (itsm_query(t, "sys_user_group", &kv, 1, 1, 1, 0, &v, &n) == TB_OK && n)
+    if ((e = itsm_query(t, "sys_user_group", &kv, 1, 1, 1, 0, &v, &n)))
+        return e;
+    if (n)
         snprintf(out, ITSM_SYS_ID_LEN + 1, "%s", v[0]->sys_id);
     itsm_records_free(v, n);
     if (!out[0])
         TB_LOGW("EPM assignment group not found; ticket left unassigned", "group=\"%.100s\"", group);
+    return TB_OK;
 }
 
 struct create_arg {
@@ -301,7 +309,14 @@ tb_err jit_ticket_job(void *ctx, const tb_job_claim *job, char *err, size_t errs
         goto out;
     }
     char group[ITSM_SYS_ID_LEN + 1];
-    find_group(tickets, s->assignment_group, group);
+    if ((e = find_group(tickets, s->assignment_group, group))) {
+        const char *why = itsm_errmsg(tickets);
+        snprintf(err, errsz, "cannot look up assignment group '%.100s' for request %s: %s", s->assignment_group, rid,
+                 *why ? why : tb_strerror(e));
+        if (e == TB_ERR_DB)
+            e = TB_ERR_IO;
+        goto out;
+    }
     itsm_kv kv[8];
     size_t n = 0;
     kv[n++] = (itsm_kv){"short_description", s->short_description};

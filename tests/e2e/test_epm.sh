@@ -79,6 +79,9 @@ expect_match "change request ticket" "$T2" '^CHG[0-9]{7}$'
 EPMT2=$(tb jit show "$R2" --json | jv "$(cat)" 'd["epm_ticket"]')
 out=$(tb jit approve "$EPMT2" --reason "30 minutes is enough" --minutes 30 --as approver)
 expect_match "CLI approve by EPM ticket number" "$out" "^Approved \(30 minutes\) for request $R2 \(ticket $T2\) by approver"
+if [ "$TB_TICKET_STORE" = servicenow ]; then
+  expect_match "  says its work note is queued for the daemon" "$out" "work note on $T2 is queued"
+fi
 wait_until 10 is_state "$R2" accepted/final || not_ok "CLI decision not accepted: $(decision_state "$R2")"
 expect_eq "EPM got exactly the expected JSON (A3, 30 minutes = 1800 s)" "$(last_decision)" \
   "$(expected_body application "$R2" Approved 1800 "30 minutes is enough" https://tickets.example.com)"
