@@ -1,6 +1,9 @@
 /* ticketbridge jit list|show|approve|deny: EPM just-in-time requests and
  * the approver's decisions (seed 004, "Approval UI actions"). A decision is
- * recorded here with its job; the daemon's workers send it to EPM. */
+ * recorded here with its job; the daemon's workers send it to EPM. With a
+ * remote ticket store (ticket_store = servicenow) the ticket's state is read
+ * from the instance first, and the work note is queued for the daemon's
+ * workers like the decision. */
 #include <getopt.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -17,6 +20,7 @@
 #include "core/secret.h"
 #include "flow/epm_settings.h"
 #include "flow/jit_decide.h"
+#include "flow/ticket_store.h"
 #include "itsm/itsm.h"
 #include "store/store.h"
 #include "store/store_jit.h"
@@ -298,27 +302,42 @@ static int decide(tb_cli *cli, bool approve, int argc, char **argv)
     char kp[TB_PATH_MAX + 8];
     tb_config_key_path(&cli->cfg, kp, sizeof kp);
     epm_settings *s = NULL;
-    itsm *tickets = NULL;
+    ticket_store *ts = NULL;
+    itsm *tickets = NULL, *remote = NULL;
+    jit_ticket_state known;
+    bool is_remote = false;
     tb_err e = TB_OK;
+    if (!rc && (e = tb_secret_key_load(kp, &key)))
+        rc = cli_fail("cannot load secret key %s: %s", kp, tb_strerror(e));
     if (!rc) {
-        if ((e = tb_secret_key_load(kp, &key))) {
-            rc = cli_fail("cannot load secret key %s: %s", kp, tb_strerror(e));
-        } else {
-            e = epm_settings_load(st, &key, &s);
-            tb_secret_key_wipe(&key);
-            if (!e)
-                e = itsm_embedded_wrap(store_sqlite3(st), &tickets);
-            if (!e && !(e = store_begin(st))) {
-                e = jit_decide(st, tickets, s, &in, (int64_t)time(NULL), &out);
-                if (!e && out.status == 200)
-                    e = store_commit(st);
-                else
-                    store_rollback(st);
-            }
-            if (e)
-                rc = cli_fail("cannot record the decision: %s", tb_strerror(e));
-        }
+        e = epm_settings_load(st, &key, &s);
+        tb_secret_key_wipe(&key);
+        if (e)
+            rc = cli_fail("cannot read the EPM configuration: %s", tb_strerror(e));
     }
+    if (!rc && (e = ticket_store_new(&cli->cfg, &ts)))
+        rc = cli_fail("cannot set up the ticket store: %s", tb_strerror(e));
+    if (!rc && (is_remote = ticket_store_is_remote(ts))) {
+        /* The writer-side handle of a remote store only queues writes: the
+         * ticket's state is read first, on a handle of its own. */
+        char why[300];
+        bool found;
+        if ((e = ticket_store_open(ts, &remote, why, sizeof why)))
+            rc = cli_fail("Ticket system unavailable: %s", why);
+        else if ((e = jit_ticket_state_read(st, remote, in.request, &known, &found, why, sizeof why)))
+            rc = cli_fail("Ticket system unavailable: %s", why);
+    }
+    if (!rc && (e = ticket_store_wrap(ts, st, &tickets)))
+        rc = cli_fail("cannot open the ticket store: %s", tb_strerror(e));
+    if (!rc && !(e = store_begin(st))) {
+        e = jit_decide(st, tickets, s, &in, is_remote ? &known : NULL, (int64_t)time(NULL), &out);
+        if (!e && out.status == 200)
+            e = store_commit(st);
+        else
+            store_rollback(st);
+    }
+    if (!rc && e)
+        rc = cli_fail("cannot record the decision: %s", tb_strerror(e));
     if (!rc && out.status != 200)
         rc = out.detail[0] ? cli_fail("%s (%s)", out.message, out.detail) : cli_fail("%s", out.message);
     if (!rc) {
@@ -327,8 +346,13 @@ static int decide(tb_cli *cli, bool approve, int argc, char **argv)
         printf("%s%s%s%s for request %s (ticket %s) by %s: recorded; the decision is being sent to EPM\n",
                out.decision, approve ? " (" : "", approve ? dur : "", approve ? ")" : "", out.request_id, out.ticket,
                who);
+        if (is_remote)
+            printf("the work note on %s is queued; the daemon's workers write it to the ticket system\n",
+                   out.ticket);
     }
     itsm_close(tickets);
+    itsm_close(remote);
+    ticket_store_free(ts);
     epm_settings_free(s);
     store_close(st);
     return rc;

@@ -67,8 +67,41 @@ static char *note_text(const jit_decision_input *in, const jit_decision_outcome 
     return tb_buf_take(&b);
 }
 
-tb_err jit_decide(tb_store *st, itsm *tickets, const epm_settings *s, const jit_decision_input *in, int64_t now,
-                  jit_decision_outcome *out)
+tb_err jit_ticket_state_read(tb_store *rd, itsm *tickets, const char *request, jit_ticket_state *out, bool *found,
+                             char *why, size_t whysz)
+{
+    memset(out, 0, sizeof *out);
+    *found = false;
+    why[0] = '\0';
+    tb_jit_request r;
+    tb_err e = store_jit_request_find(rd, request, &r);
+    if (e == TB_ERR_NOT_FOUND)
+        return TB_OK;
+    if (e) {
+        snprintf(why, whysz, "cannot read the request: %s", tb_strerror(e));
+        return e;
+    }
+    *found = true;
+    snprintf(out->sys_id, sizeof out->sys_id, "%s", r.task_sys_id);
+    itsm_record *t = NULL;
+    e = itsm_get(tickets, r.task_table, r.task_sys_id, &t);
+    if (e == TB_ERR_NOT_FOUND) {
+        out->gone = true;
+        e = TB_OK;
+    } else if (e) {
+        const char *m = itsm_errmsg(tickets);
+        snprintf(why, whysz, "%s", *m ? m : tb_strerror(e));
+    } else {
+        const char *state = itsm_record_get(t, "state");
+        snprintf(out->state, sizeof out->state, "%s", state ? state : "");
+    }
+    itsm_record_free(t);
+    tb_jit_request_clear(&r);
+    return e;
+}
+
+tb_err jit_decide(tb_store *st, itsm *tickets, const epm_settings *s, const jit_decision_input *in,
+                  const jit_ticket_state *known, int64_t now, jit_decision_outcome *out)
 {
     if (!jit_decision_check_input(in, out))
         return TB_OK;
@@ -98,9 +131,20 @@ tb_err jit_decide(tb_store *st, itsm *tickets, const epm_settings *s, const jit_
                "wait for EPM's answer ('ticketbridge jit show')");
         goto out;
     }
-    e = itsm_get(tickets, r.task_table, r.task_sys_id, &t);
-    const char *state = t ? itsm_record_get(t, "state") : NULL;
-    if (e == TB_ERR_NOT_FOUND || !jit_state_active(r.task_table, s->active_states, state)) {
+    const char *state = NULL;
+    if (known) {
+        if (strcmp(known->sys_id, r.task_sys_id)) {
+            /* the request changed between the read and this transaction */
+            refuse(out, 503, "The request changed, try again", "");
+            goto out;
+        }
+        e = known->gone ? TB_ERR_NOT_FOUND : TB_OK;
+        state = known->gone ? NULL : known->state;
+    } else {
+        e = itsm_get(tickets, r.task_table, r.task_sys_id, &t);
+        state = t ? itsm_record_get(t, "state") : NULL;
+    }
+    if (e == TB_ERR_NOT_FOUND || (!e && !jit_state_active(r.task_table, s->active_states, state))) {
         char d[200];
         snprintf(d, sizeof d, "ticket %s is %s", r.task_number,
                  e == TB_ERR_NOT_FOUND ? "gone" : jit_state_name(r.task_table, state ? state : ""));

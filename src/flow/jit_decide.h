@@ -41,11 +41,29 @@ typedef struct jit_decision_outcome {
  * to a 400) when one fails. */
 bool jit_decision_check_input(const jit_decision_input *in, jit_decision_outcome *out);
 
+/* The ticket's state, read before the writer call when the ticket store is
+ * remote (the writer's handle then only queues writes, ticket_outbox.h). */
+typedef struct jit_ticket_state {
+    char sys_id[ITSM_SYS_ID_LEN + 1];   /* the ticket read */
+    bool gone;                          /* the store has no such ticket */
+    char state[32];
+} jit_ticket_state;
+
+/* Reads the state of the ticket of the request in->request names, on a
+ * handle of the calling thread (rd: a reader of ticketbridge's database).
+ * TB_OK with *found false when there is no such request (jit_decide then
+ * refuses it). Another error when the ticket store cannot answer: why says
+ * the reason (itsm_errmsg, else the error). */
+tb_err jit_ticket_state_read(tb_store *rd, itsm *tickets, const char *request, jit_ticket_state *out, bool *found,
+                             char *why, size_t whysz);
+
 /* Checks and records the decision inside the caller's open transaction on
- * st; tickets is the ticket store on the same connection. Returns an error
- * only when the database failed (roll back); a refusal is TB_OK with
- * out->status != 200. */
-tb_err jit_decide(tb_store *st, itsm *tickets, const epm_settings *s, const jit_decision_input *in, int64_t now,
-                  jit_decision_outcome *out);
+ * st; tickets is the writer's ticket-store handle (ticket_store_wrap).
+ * known: the ticket's state read beforehand (remote store), or NULL to
+ * read it through tickets (the embedded store on st's connection). Returns
+ * an error only when the database failed (roll back); a refusal is TB_OK
+ * with out->status != 200. */
+tb_err jit_decide(tb_store *st, itsm *tickets, const epm_settings *s, const jit_decision_input *in,
+                  const jit_ticket_state *known, int64_t now, jit_decision_outcome *out);
 
 #endif

@@ -120,6 +120,8 @@ struct decide_call {
     tb_http_req *http;
     jit_decision_input in;
     char *request, *reason, *performed_by;
+    jit_ticket_state known;
+    bool remote;                        /* known holds the ticket's state */
     jit_decision_outcome out;
 };
 
@@ -139,7 +141,7 @@ static tb_err do_decide(tb_store *st, void *arg)
     if (e)
         return e;
     epm_settings *s = epm_settings_acquire(c->m->settings);
-    e = jit_decide(st, t, s, &c->in, tb_now_ms() / 1000, &c->out);
+    e = jit_decide(st, t, s, &c->in, c->remote ? &c->known : NULL, tb_now_ms() / 1000, &c->out);
     epm_settings_release(c->m->settings, s);
     return e;
 }
@@ -181,6 +183,31 @@ static void on_decided(tb_write_req *w)
     call_free(c);
 }
 
+/* Remote ticket store: the ticket's state, read here on this thread's own
+ * handle, since the writer's handle only queues writes. False when the
+ * request was answered (the store cannot be reached). */
+static bool read_ticket_state(epm *m, tb_http_req *req, const char *key, jit_ticket_state *known)
+{
+    tb_store *rd;
+    itsm *tickets;
+    char why[300] = "";
+    bool found;
+    tb_err e = epm_reader(m, &rd);
+    if (!e)
+        e = epm_tickets(m, &tickets);
+    if (e)
+        snprintf(why, sizeof why, "cannot open the ticket store: %s", tb_strerror(e));
+    else
+        e = jit_ticket_state_read(rd, tickets, key, known, &found, why, sizeof why);
+    if (!e)
+        return true;
+    char qw[340];
+    TB_LOGW("JIT decision refused: ticket system unavailable", "request=%s reason=%s", key,
+            tb_log_quote(qw, sizeof qw, why));
+    tb_http_reply_error(req, 503, "Ticket system unavailable", why);
+    return false;
+}
+
 static bool json_content(tb_http_req *req)
 {
     const char *ct = tb_http_header(req, "Content-Type");
@@ -214,6 +241,11 @@ static void decide(epm *m, tb_http_req *req, const char *key, const auth_princip
         if (c)
             call_free(c);
         tb_http_reply_error(req, 503, "Out of memory", "");
+        return;
+    }
+    c->remote = ticket_store_is_remote(m->ticket_store);
+    if (c->remote && !read_ticket_state(m, req, c->request, &c->known)) {
+        call_free(c);
         return;
     }
     c->m = m;

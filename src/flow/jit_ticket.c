@@ -148,26 +148,34 @@ static bool is_sys_id(const char *s)
     return true;
 }
 
-/* The configured assignment group's sys_id, by sys_id or name. */
-static void find_group(itsm *t, const char *group, char out[ITSM_SYS_ID_LEN + 1])
+/* The configured assignment group's sys_id, by sys_id or name ("" when
+ * there is none). An error when the store cannot answer: the job is retried
+ * rather than the ticket left unassigned. */
+static tb_err find_group(itsm *t, const char *group, char out[ITSM_SYS_ID_LEN + 1])
 {
     out[0] = '\0';
     if (!*group)
-        return;
+        return TB_OK;
     itsm_record *r = NULL;
-    if (is_sys_id(group) && itsm_get(t, "sys_user_group", group, &r) == TB_OK && r) {
+    tb_err e = TB_ERR_NOT_FOUND;
+    if (is_sys_id(group) && (e = itsm_get(t, "sys_user_group", group, &r)) == TB_OK && r) {
         snprintf(out, ITSM_SYS_ID_LEN + 1, "%s", r->sys_id);
         itsm_record_free(r);
-        return;
+        return TB_OK;
     }
+    if (e != TB_ERR_NOT_FOUND)
+        return e;
     itsm_kv kv = {"name", group};
     itsm_record **v = NULL;
     size_t n = 0;
-    if (itsm_query(t, "sys_user_group", &kv, 1, 1, 1, 0, &v, &n) == TB_OK && n)
+    if ((e = itsm_query(t, "sys_user_group", &kv, 1, 1, 1, 0, &v, &n)))
+        return e;
+    if (n)
         snprintf(out, ITSM_SYS_ID_LEN + 1, "%s", v[0]->sys_id);
     itsm_records_free(v, n);
     if (!out[0])
         TB_LOGW("EPM assignment group not found; ticket left unassigned", "group=\"%.100s\"", group);
+    return TB_OK;
 }
 
 struct create_arg {
@@ -175,13 +183,16 @@ struct create_arg {
     const char *table;
     const itsm_kv *kv;
     size_t nkv;
+    const itsm_record *ticket;          /* remote store: created by the job, else NULL */
     tb_jit_request_rec rec;
     bool existed;                       /* out */
     char number[64];                    /* out */
 };
 
-/* Writer thread, one transaction: the ticket and the request record
- * commit together, and only once per request id. */
+/* Writer thread, one transaction, once per request id. Embedded store: the
+ * ticket and the request record commit together. Remote store: the job
+ * created the ticket (a.ticket) before this call; only the record is
+ * written here. */
 static tb_err do_create(tb_store *st, void *arg)
 {
     struct create_arg *a = arg;
@@ -197,20 +208,54 @@ static tb_err do_create(tb_store *st, void *arg)
     }
     if (e != TB_ERR_NOT_FOUND)
         return e;
-    itsm *t;
-    if ((e = epm_writer_tickets(a->m, st, &t)))
-        return e;
     itsm_record *r = NULL;
-    if ((e = itsm_create(t, a->table, a->kv, a->nkv, &r)))
-        return e;
-    const char *number = itsm_record_get(r, "number");
+    const itsm_record *ticket = a->ticket;
+    if (!ticket) {
+        itsm *t;
+        if ((e = epm_writer_tickets(a->m, st, &t)))
+            return e;
+        if ((e = itsm_create(t, a->table, a->kv, a->nkv, &r)))
+            return e;
+        ticket = r;
+    }
+    const char *number = itsm_record_get(ticket, "number");
     snprintf(a->number, sizeof a->number, "%s", number ? number : "");
     a->rec.task_table = a->table;
-    a->rec.task_sys_id = r->sys_id;
+    a->rec.task_sys_id = ticket->sys_id;
     a->rec.task_number = a->number;
     e = store_jit_request_insert(st, &a->rec, NULL);
     itsm_record_free(r);
     return e;
+}
+
+/* Remote store: the ticket, created from the job on the worker's own
+ * handle, found instead when a previous attempt created it (correlation_id
+ * is the request's key). NULL *out when the request already has its record:
+ * nothing to create. */
+static tb_err remote_ticket(tb_store *rd, itsm *tickets, const char *table, const char *key, const itsm_kv *kv,
+                            size_t n, const char *rid, itsm_record **out, char *err, size_t errsz)
+{
+    *out = NULL;
+    tb_jit_request old;
+    tb_err e = store_jit_request_get(rd, rid, &old);
+    if (!e) {
+        tb_jit_request_clear(&old);
+        return TB_OK;
+    }
+    if (e != TB_ERR_NOT_FOUND) {
+        snprintf(err, errsz, "cannot read request %s: %s", rid, tb_strerror(e));
+        return TB_ERR_IO;
+    }
+    int created = 0;
+    if ((e = itsm_create_once(tickets, table, "correlation_id", key, kv, n, out, &created))) {
+        const char *why = itsm_errmsg(tickets);
+        snprintf(err, errsz, "cannot create the %s ticket for request %s: %s", table, rid, *why ? why : tb_strerror(e));
+        return e;   /* the backend's class: retried when the instance is down or busy */
+    }
+    if (!created)
+        TB_LOGI("EPM request ticket found on the ticket store", "request=%s ticket=%s", rid,
+                itsm_record_get(*out, "number") ? itsm_record_get(*out, "number") : "");
+    return TB_OK;
 }
 
 tb_err jit_ticket_job(void *ctx, const tb_job_claim *job, char *err, size_t errsz)
@@ -264,12 +309,21 @@ tb_err jit_ticket_job(void *ctx, const tb_job_claim *job, char *err, size_t errs
         goto out;
     }
     char group[ITSM_SYS_ID_LEN + 1];
-    find_group(tickets, s->assignment_group, group);
+    if ((e = find_group(tickets, s->assignment_group, group))) {
+        const char *why = itsm_errmsg(tickets);
+        snprintf(err, errsz, "cannot look up assignment group '%.100s' for request %s: %s", s->assignment_group, rid,
+                 *why ? why : tb_strerror(e));
+        if (e == TB_ERR_DB)
+            e = TB_ERR_IO;
+        goto out;
+    }
     itsm_kv kv[8];
     size_t n = 0;
     kv[n++] = (itsm_kv){"short_description", s->short_description};
     kv[n++] = (itsm_kv){"description", description};
-    kv[n++] = (itsm_kv){"correlation_id", rid};
+    char key[sizeof JIT_CORRELATION_PREFIX + 64];
+    snprintf(key, sizeof key, JIT_CORRELATION_PREFIX "%s", rid);
+    kv[n++] = (itsm_kv){"correlation_id", key};
     kv[n++] = (itsm_kv){"correlation_display", "BeyondTrust EPM"};
     if (*s->category)
         kv[n++] = (itsm_kv){"category", s->category};
@@ -286,7 +340,18 @@ tb_err jit_ticket_job(void *ctx, const tb_job_claim *job, char *err, size_t errs
                 .application = sum.application, .reason = sum.reason, .details = details, .raw = raw,
                 .incoming_id = job->incoming_id, .created_ms = tb_now_ms()},
     };
+    itsm_record *ticket = NULL;
+    if (ticket_store_is_remote(m->ticket_store)) {
+        if ((e = remote_ticket(rd, tickets, s->ticket_type, key, kv, n, rid, &ticket, err, errsz)))
+            goto out;
+        if (!ticket) {
+            TB_LOGI("EPM request already has a ticket", "request=%s", rid);
+            goto out;
+        }
+        a.ticket = ticket;
+    }
     e = writer_call(m->writer, do_create, &a);
+    itsm_record_free(ticket);
     if (e) {
         snprintf(err, errsz, "cannot create the %s ticket for request %s: %s", s->ticket_type, rid, tb_strerror(e));
         if (e == TB_ERR_DB)

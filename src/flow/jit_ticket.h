@@ -4,7 +4,12 @@
  * description, assignment group and category, and a description listing
  * what an approver needs. Both commit together, once per request: a retried
  * job, or a second created event for the same request, finds the record
- * and creates nothing. */
+ * and creates nothing.
+ *
+ * The ticket's correlation_id is "epm:<RequestId>". With a remote ticket
+ * store the job creates the ticket itself (itsm_create_once on that key, so
+ * a retried job finds the ticket an earlier attempt created) and then
+ * records the request through the writer. */
 #ifndef TB_FLOW_JIT_TICKET_H
 #define TB_FLOW_JIT_TICKET_H
 
@@ -13,6 +18,8 @@
 
 #include "bt/epm_wire.h"
 #include "flow/workers.h"
+
+#define JIT_CORRELATION_PREFIX "epm:"
 
 /* What the record and the lists show of a request. Pointers into the
  * payload ("" when absent). */

@@ -46,6 +46,11 @@ struct update_arg {
     bool auto_close;
     bool approved;
     const epm_payload *p;
+    /* Remote store: the ticket's "active", read by the job before the
+     * writer call (the writer's handle only queues writes). */
+    bool remote, known;
+    char known_sys_id[ITSM_SYS_ID_LEN + 1];
+    bool known_active;
     bool missing;                   /* out: no such request (yet) */
     bool applied;                   /* out: false when this event was applied before */
     bool closed;                    /* out */
@@ -77,7 +82,13 @@ static tb_err do_update(tb_store *st, void *arg)
     if ((e = store_jit_request_epm_update(st, r.id, &a->u, a->incoming_id, tb_now_ms() / 1000)))
         goto out;
     bool close = false;
-    if (a->auto_close) {
+    if (a->auto_close && a->remote) {
+        if (!a->known || strcmp(a->known_sys_id, r.task_sys_id)) {
+            e = TB_ERR_BUSY;    /* the request appeared or changed since the read: retry */
+            goto out;
+        }
+        close = a->known_active;
+    } else if (a->auto_close) {
         e = itsm_get(tickets, r.task_table, r.task_sys_id, &t);
         if (e && e != TB_ERR_NOT_FOUND)
             goto out;
@@ -104,6 +115,46 @@ static tb_err do_update(tb_store *st, void *arg)
 out:
     itsm_record_free(t);
     free(text);
+    tb_jit_request_clear(&r);
+    return e;
+}
+
+/* Remote store, auto-close on: whether the request's ticket is still active,
+ * read on the worker's own handle. Nothing read (a->known false) when the
+ * request is not recorded yet or this event was applied before. */
+static tb_err read_active(epm *m, tb_store *rd, struct update_arg *a, char *err, size_t errsz)
+{
+    tb_jit_request r;
+    tb_err e = store_jit_request_get(rd, a->request_id, &r);
+    if (e == TB_ERR_NOT_FOUND)
+        return TB_OK;
+    if (e) {
+        snprintf(err, errsz, "cannot read request %s: %s", a->request_id, tb_strerror(e));
+        return TB_ERR_IO;
+    }
+    itsm *tickets;
+    itsm_record *t = NULL;
+    if (r.update_incoming_id == a->incoming_id)
+        goto out;
+    if ((e = epm_tickets(m, &tickets))) {
+        snprintf(err, errsz, "cannot open the ticket store: %s", tb_strerror(e));
+        e = e == TB_ERR_NOMEM ? e : TB_ERR_IO;
+        goto out;
+    }
+    e = itsm_get(tickets, r.task_table, r.task_sys_id, &t);
+    if (e && e != TB_ERR_NOT_FOUND) {
+        const char *why = itsm_errmsg(tickets);
+        snprintf(err, errsz, "cannot read ticket %s of request %s: %s", r.task_number, a->request_id,
+                 *why ? why : tb_strerror(e));
+        goto out;
+    }
+    const char *active = t ? itsm_record_get(t, "active") : NULL;
+    a->known = true;
+    a->known_active = active && !strcmp(active, "true");
+    snprintf(a->known_sys_id, sizeof a->known_sys_id, "%s", r.task_sys_id);
+    e = TB_OK;
+out:
+    itsm_record_free(t);
     tb_jit_request_clear(&r);
     return e;
 }
@@ -145,6 +196,9 @@ tb_err jit_update_job(void *ctx, const tb_job_claim *job, char *err, size_t errs
         .p = &p,
     };
     epm_settings_release(m->settings, s);
+    a.remote = ticket_store_is_remote(m->ticket_store);
+    if (a.auto_close && a.remote && (e = read_active(m, rd, &a, err, errsz)))
+        goto out;
     e = writer_call(m->writer, do_update, &a);
     if (e) {
         snprintf(err, errsz, "cannot record EPM's decision for request %s: %s", rid, tb_strerror(e));
@@ -158,6 +212,7 @@ tb_err jit_update_job(void *ctx, const tb_job_claim *job, char *err, size_t errs
         TB_LOGI("EPM decision update recorded", "request=%s ticket=%s decision=%s closed=%s first=%s", rid, a.ticket,
                 tb_log_quote(qd, sizeof qd, a.u.decision), a.closed ? "yes" : "no", a.applied ? "yes" : "no");
     }
+out:
     epm_payload_free(&p);
     free(raw);
     return e;

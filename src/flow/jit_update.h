@@ -6,7 +6,12 @@
  * closed state). All in one commit, once per event.
  *
  * An update that arrives before its request's ticket exists is retried
- * (the created event may still be on its way). */
+ * (the created event may still be on its way).
+ *
+ * With a remote ticket store the job reads whether the ticket is still
+ * active on its own handle before the writer call; the note and the
+ * closing are queued in the transaction (ticket_outbox.h) and sent by a
+ * worker, once. */
 #ifndef TB_FLOW_JIT_UPDATE_H
 #define TB_FLOW_JIT_UPDATE_H
 

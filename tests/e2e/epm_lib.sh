@@ -58,6 +58,16 @@ req_where() { printf "request_id = '%s' or task_number = '%s' or epm_ticket = '%
 has_ticket() { [ "$(sql "select count(*) from tb_jit_request where $(req_where "$1")")" -ge 1 ]; }
 # ticket_of RID: the number of the request's ticket (after wait_until has_ticket).
 ticket_of() { sql "select task_number from tb_jit_request where $(req_where "$1")"; }
+# Ticket reads go to the configured store (tb ticket show). With a remote
+# store, notes and closing fields written from a writer transaction arrive
+# through the outbox a moment later: wait for them with these.
+field_is() { [ "$(field_of "$1" "$2")" = "$3" ]; }
+has_note() { tb ticket show "$1" | grep -Eq -- "$2"; }
+# notes_like REQUEST SQL-LIKE: how many journal entries of the request's ticket match.
+notes_like() {
+  tsql "select count(*) from sys_journal_field where value like '$2' and element_id =
+        '$(sql "select task_sys_id from tb_jit_request where $(req_where "$1")")'"
+}
 field_of() { tb ticket show "$1" | awk -v f="$2:" '$1 == f {sub(/^[^:]*: ?/, ""); print; exit}'; }
 decision_state() {
   sql "select decision_state || case when final then '/final' else '' end from tb_jit_request where $(req_where "$1")"

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/epm_lib.sh"
 
 epm_setup --auto-update
-sql_write "insert into sys_user_group(sys_id, sys_created_on, sys_updated_on, name)
+tsql_write "insert into sys_user_group(sys_id, sys_created_on, sys_updated_on, name)
            values('0123456789abcdef0123456789abcdef', datetime('now'), datetime('now'), 'IT Security')"
 tb epm config set --auto-close yes --assignment-group "IT Security" --category Software \
   --ticket-url-base https://tickets.example.com/ >/dev/null 2>&1
@@ -27,7 +27,7 @@ expect_match "ticket is an incident" "$T1" '^INC[0-9]{7}$'
 expect_eq "ticket: default short description" "$(field_of "$T1" short_description)" "EPM JIT Access Request"
 expect_eq "ticket: category" "$(field_of "$T1" category)" Software
 expect_eq "ticket: assignment group" "$(field_of "$T1" assignment_group)" 0123456789abcdef0123456789abcdef
-expect_eq "ticket: correlation id is the request id" "$(field_of "$T1" correlation_id)" "$R1"
+expect_eq "ticket: correlation id is epm:<request id>" "$(field_of "$T1" correlation_id)" "epm:$R1"
 desc=$(tb ticket show "$T1")
 http GET "$EPM_CTL/_epmsim/requests/$R1"
 V=$HTTP_BODY
@@ -49,6 +49,9 @@ wait_until 10 is_state "$R1" accepted/final && ok "decision accepted by EPM" || 
 expect_eq "EPM got exactly the expected JSON (A3, once)" "$(last_decision)" \
   "$(expected_body application "$R1" Approved Once "$REASON1" https://tickets.example.com)"
 wait_until 10 has_epm_update "$R1" && ok "decision-updated webhook recorded" || not_ok "no EPM update for $R1"
+wait_until 10 field_is "$T1" state 7 || not_ok "incident $T1 not closed: state $(field_of "$T1" state)"
+wait_until 10 has_note "$T1" "Decision performed by: approver" || not_ok "no note of EPM's update on $T1"
+wait_until 10 has_note "$T1" "EPM accepted the decision" || not_ok "no note of EPM's answer on $T1"
 expect_eq "auto-close: incident closed" "$(field_of "$T1" state)" 7
 expect_eq "auto-close: close code" "$(field_of "$T1" close_code)" "Solved (Permanently)"
 expect_match "auto-close: close notes" "$(field_of "$T1" close_notes)" "EPM decision update: Approved"
@@ -56,6 +59,7 @@ notes=$(tb ticket show "$T1")
 expect_match "work note: decision submitted" "$notes" "EPM JIT decision submitted: Approved \(Once\) by approver"
 expect_match "work note: accepted by EPM" "$notes" "EPM accepted the decision: Approved \(Once\)"
 expect_match "work note: EPM's update" "$notes" "Decision performed by: approver"
+expect_eq "exactly one note of each" "$(notes_like "$R1" 'EPM JIT decision submitted:%'):$(notes_like "$R1" 'EPM accepted the decision:%'):$(notes_like "$R1" 'EPM decision update:%')" 1:1:1
 expect_eq "EPM's update on the record" "$(tb jit show "$R1" --json | jv "$(cat)" '[d["epm_decision"], d["epm_decided_by"], d["epm_duration"]]')" \
   '["Approved", "approver", "Once"]'
 http GET "$TB_URL/api/tb/v1/jit/$R1" -u "approver:$PW"
@@ -75,10 +79,14 @@ expect_match "change request ticket" "$T2" '^CHG[0-9]{7}$'
 EPMT2=$(tb jit show "$R2" --json | jv "$(cat)" 'd["epm_ticket"]')
 out=$(tb jit approve "$EPMT2" --reason "30 minutes is enough" --minutes 30 --as approver)
 expect_match "CLI approve by EPM ticket number" "$out" "^Approved \(30 minutes\) for request $R2 \(ticket $T2\) by approver"
+if [ "$TB_TICKET_STORE" = servicenow ]; then
+  expect_match "  says its work note is queued for the daemon" "$out" "work note on $T2 is queued"
+fi
 wait_until 10 is_state "$R2" accepted/final || not_ok "CLI decision not accepted: $(decision_state "$R2")"
 expect_eq "EPM got exactly the expected JSON (A3, 30 minutes = 1800 s)" "$(last_decision)" \
   "$(expected_body application "$R2" Approved 1800 "30 minutes is enough" https://tickets.example.com)"
 wait_until 10 has_epm_update "$R2" || not_ok "no EPM update for $R2"
+wait_until 10 field_is "$T2" state 3 || not_ok "change $T2 not closed"
 expect_eq "change closed (3) with code successful" "$(field_of "$T2" state):$(field_of "$T2" close_code)" "3:successful"
 
 # --- admin access, approved for hours through the API, as a catalog task
@@ -108,6 +116,8 @@ expect_eq "admin decision: PUT to AdminAccessRequest" "$(jv "$HTTP_BODY" '[d["de
 expect_eq "EPM got exactly the expected JSON (A4, 2 hours = 7200 s)" "$(last_decision)" \
   "$(expected_body admin "$RA1" Approved 7200 "two hours" https://tickets.example.com)"
 wait_until 10 has_epm_update "$RA1" || not_ok "no EPM update for $RA1"
+wait_until 10 field_is "$TA1" state 3 || not_ok "sc_task $TA1 not closed"
+wait_until 10 has_note "$TA1" "Access from" || not_ok "no note of EPM's update on $TA1"
 expect_eq "sc_task closed complete (3)" "$(field_of "$TA1" state)" 3
 expect_match "admin update: access window noted" "$(tb ticket show "$TA1")" "Access from [0-9-]+ [0-9:]+ to [0-9-]+ [0-9:]+"
 
@@ -125,6 +135,7 @@ wait_until 10 is_state "$RA2" accepted/final || not_ok "denial not accepted: $(d
 expect_eq "EPM got exactly the expected JSON (A4, denied, no duration)" "$(last_decision)" \
   "$(expected_body admin "$RA2" Denied "" "not this time" https://tickets.example.com)"
 wait_until 10 has_epm_update "$RA2" || not_ok "no EPM update for $RA2"
+wait_until 10 has_note "$TA2" "EPM decision update: Denied" || not_ok "no note of EPM's update on $TA2"
 expect_eq "auto-close off: ticket left open" "$(field_of "$TA2" state):$(field_of "$TA2" active)" "1:true"
 expect_match "auto-close off: the update is still noted" "$(tb ticket show "$TA2")" "EPM decision update: Denied"
 
@@ -144,14 +155,16 @@ expect_eq "left open" "$(field_of "$T3" active)" true
 # --- a retried webhook, and the same request's created event again
 http GET "$EPM_CTL/_epmsim/webhooks"
 SID=$(jv "$HTTP_BODY" "[w['id'] for w in d['webhooks'] if w['request_id'] == '$R3' and w['event_type'] == 'URM_Native_Ticket_Created'][0]")
-before=$(sql "select count(*) from incident")
+before=$(tsql "select count(*) from incident")
 send "{\"resend\":$SID,\"wait\":true}"
 expect_eq "retried webhook: 200" "$SEND_STATE:$SEND_STATUS" "delivered:200"
 send "{\"template\":\"URM_Native_Ticket_Created\",\"wait\":true,\"fields\":{\"RequestId\":\"$R3\"}}"
 expect_eq "created again with a new Timestamp: 200" "$SEND_STATUS" 200
 expect_eq "both stored as duplicates of the first" "$(sql "select count(*) from tb_incoming where lsid = '$R3' and status = 'duplicate'")" 2
 expect_eq "no job for a duplicate" "$(sql "select count(*) from tb_job j join tb_incoming i on i.id = j.incoming_id where i.lsid = '$R3' and i.status = 'duplicate'")" 0
-expect_eq "no second ticket" "$(sql "select count(*) from incident")" "$before"
+expect_eq "no second ticket" "$(tsql "select count(*) from incident")" "$before"
+expect_eq "  one ticket with the request's correlation id" \
+  "$(tsql "select count(*) from $(sql "select task_table from tb_jit_request where request_id = '$R3'") where correlation_id = 'epm:$R3'")" 1
 expect_eq "one request record" "$(sql "select count(*) from tb_jit_request where request_id = '$R3'")" 1
 expect_match "incoming lists the duplicate" "$(tb incoming --status duplicate)" "URM_Native_Ticket_Create"
 
@@ -165,7 +178,7 @@ R4=$(jv "$HTTP_BODY" 'd["request_id"]')
 SID4=$(jv "$HTTP_BODY" 'd["id"]')
 sleep 1
 OLD_PORT=$TB_PORT
-"$TB_BIN" --db "$DB" serve --port "$OLD_PORT" >>"$WORK/tb.log" 2>&1 &
+"$TB_BIN" "${TB_CONF_ARGS[@]}" --db "$DB" serve --port "$OLD_PORT" >>"$WORK/tb.log" 2>&1 &
 TB_PID=$!
 PIDS+=("$TB_PID")
 delivered4() { http GET "$EPM_CTL/_epmsim/webhooks/$SID4"; [ "$(jv "$HTTP_BODY" 'd["state"]')" = delivered ]; }

@@ -25,6 +25,7 @@ bad_api "second decision while one is being sent" '{"decision":"deny","reason":"
 retried() { [ "$(sql "select attempts from tb_jit_decision where state = 'queued' limit 1")" -ge 1 ] 2>/dev/null; }
 wait_until 10 retried && ok "the failed attempt is recorded on the decision" || not_ok "no failed attempt recorded"
 expect_match "  with the network error" "$(sql "select error from tb_jit_decision order by id desc limit 1")" "."
+wait_until 10 has_note "$T1" "not sent to EPM yet" || not_ok "no note of the failed attempt on $T1"
 expect_match "  and noted on the ticket" "$(tb ticket show "$T1" | grep -A1 'not sent to EPM yet')" "Couldn't connect.*\(it is retried\)"
 wait_until 30 is_state "$R1" accepted/final && ok "sent once EPM was back" || not_ok "not sent after EPM came back: $(decision_state "$R1")"
 expect_eq "EPM got exactly the expected JSON once" "$(last_decision)" \
@@ -57,9 +58,10 @@ decide_api "$R3" '{"decision":"approve","reason":"r","hours":1}'
 wait_until 10 is_state "$R3" failed && ok "EPM's 400: decision failed" || not_ok "after a 400: $(decision_state "$R3")"
 expect_eq "  with EPM's message" "$(sql "select http_status || ' ' || error from tb_jit_decision order by id desc limit 1")" \
   "400 EPM answered HTTP 400: The group does not allow elevation"
+wait_until 10 has_note "$(ticket_of "$R3")" "Decision failed" || not_ok "no note of the refusal"
 expect_match "  written on the ticket" "$(tb ticket show "$(ticket_of "$R3")")" \
   "Decision failed: EPM answered HTTP 400: The group does not allow elevation"
-expect_match "  and the job failed with it" "$(sql "select last_error from tb_job order by id desc limit 1")" "does not allow elevation"
+expect_match "  and the job failed with it" "$(sql "select last_error from tb_job where kind = 'jit_decision' order by id desc limit 1")" "does not allow elevation"
 out=$(tb jit deny "$R3" --reason "then no" --as approver)
 expect_match "a new decision after a refused one" "$out" "^Denied for request"
 wait_until 10 is_state "$R3" accepted/final || not_ok "second decision not accepted: $(decision_state "$R3")"
@@ -99,6 +101,7 @@ job_failed() { [ "$(sql "select state from tb_job where kind = 'jit_decision' or
 wait_until 10 job_failed && ok "wrong credentials: the job fails" || not_ok "wrong credentials: job not failed"
 expect_match "  saying what to fix" "$(tb jobs --state failed)" "EPM refused the client id/secret"
 expect_eq "  the decision waits" "$(decision_state "$R5")" pending
+wait_until 10 has_note "$(ticket_of "$R5")" "jobs retry --failed" || not_ok "no note of the failed job"
 expect_match "  noted on the ticket" "$(tb ticket show "$(ticket_of "$R5")")" "jobs retry --failed"
 tb epm config set --client-secret-file "$WORK/secret" >/dev/null 2>&1
 sleep 1.2
@@ -130,7 +133,7 @@ R6=$RID
 expect_eq "the webhook is still stored: 200" "$SEND_STATUS" 200
 ticket_job_failed() { [ "$(sql "select state from tb_job where kind = 'jit_ticket' and lsid = '$R6'")" = failed ]; }
 wait_until 10 ticket_job_failed && ok "its ticket job fails" || not_ok "ticket job not failed"
-expect_match "  saying to run epm init" "$(sql "select last_error from tb_job where lsid = '$R6'")" "ticketbridge epm init"
+expect_match "  saying to run epm init" "$(sql "select last_error from tb_job where kind = 'jit_ticket' and lsid = '$R6'")" "ticketbridge epm init"
 expect_eq "epm init recreates it" "$(tb epm init)" "EPM configuration record Default created"
 expect_eq "epm init again" "$(tb epm init)" "EPM configuration record Default already exists"
 expect_match "  with the defaults" "$(tb epm config show 2>/dev/null)" "ticket type: +incident"
@@ -148,5 +151,41 @@ wait_until 10 update_retried && ok "early update: queued again" || not_ok "early
 expect_match "  saying why" "$(sql "select last_error from tb_job where kind = 'jit_update' and lsid = '$R7'")" "has no ticket yet"
 send "{\"template\":\"URM_Native_Ticket_Created\",\"wait\":true,\"fields\":{\"RequestId\":\"$R7\"}}"
 wait_until 20 has_epm_update "$R7" && ok "early update applied once the ticket exists" || not_ok "early update never applied"
+
+# --- the ticket store down (remote store only: the embedded store is ticketbridge's own database)
+if [ "$TB_TICKET_STORE" = servicenow ]; then
+  send '{"template":"URM_Native_Ticket_Created","wait":true}'
+  R8=$RID
+  wait_until 10 has_ticket "$R8" || not_ok "no ticket for $R8"
+  SNOW_PORT=${SNOW_URL##*:}
+  kill -TERM "$SNOW_PID"; wait "$SNOW_PID" 2>/dev/null
+  keep=(); for p in "${PIDS[@]}"; do [ "$p" != "$SNOW_PID" ] && keep+=("$p"); done; PIDS=("${keep[@]}")
+  decide_api "$R8" '{"decision":"deny","reason":"while the ticket system is down"}'
+  expect_eq "decision with the ticket store down: 503" "$HTTP_STATUS:$(jv "$HTTP_BODY" 'd["error"]["message"]')" \
+    "503:Ticket system unavailable"
+  expect_match "  saying why" "$(jv "$HTTP_BODY" 'd["error"]["detail"]')" "."
+  out=$(tb jit deny "$R8" --reason "while down" --as approver 2>&1); rc=$?
+  expect_eq "CLI decision with the ticket store down: exit 1" "$rc" 1
+  expect_match "  says the ticket system is unavailable" "$out" "^ticketbridge: Ticket system unavailable: ."
+  expect_eq "  nothing recorded" "$(sql "select count(*) from tb_jit_decision d join tb_jit_request r on r.id = d.request where r.request_id = '$R8'")" 0
+  send '{"template":"URM_Native_Ticket_Created","wait":true}'
+  R9=$RID
+  expect_eq "created webhook with the ticket store down: stored, 200" "$SEND_STATUS" 200
+  ticket_job_retried() { [ "$(sql "select state from tb_job where kind = 'jit_ticket' and lsid = '$R9' and attempts >= 1")" = queued ]; }
+  wait_until 10 ticket_job_retried && ok "  its ticket job is queued again" || not_ok "ticket job: $(sql "select state, attempts, last_error from tb_job where lsid = '$R9'")"
+  expect_match "  saying why" "$(sql "select last_error from tb_job where kind = 'jit_ticket' and lsid = '$R9'")" "cannot create the incident ticket"
+  "$TB_BIN" -c "$WORK/snow.conf" --db "$SNOW_DB" serve --port "$SNOW_PORT" >>"$WORK/snow.log" 2>&1 &
+  SNOW_PID=$!
+  PIDS+=("$SNOW_PID")
+  wait_until 40 has_ticket "$R9" && ok "the ticket appears once the ticket store is back" || not_ok "no ticket for $R9"
+  expect_eq "  exactly one ticket for the request" "$(tsql "select count(*) from incident where correlation_id = 'epm:$R9'")" 1
+  decide_api "$R8" '{"decision":"deny","reason":"the ticket system is back"}'
+  expect_eq "a decision once it is back: 200" "$HTTP_STATUS" 200
+  wait_until 20 is_state "$R8" accepted/final || not_ok "decision not accepted after the ticket store came back"
+  wait_until 10 has_note "$(ticket_of "$R8")" "EPM accepted the decision" || not_ok "no note on $R8's ticket"
+  expect_eq "  one note per step" "$(notes_like "$R8" 'EPM JIT decision submitted:%'):$(notes_like "$R8" 'EPM accepted the decision:%')" 1:1
+else
+  ok "ticket store down: skipped (remote store only: the embedded store is ticketbridge's own database)"
+fi
 
 finish

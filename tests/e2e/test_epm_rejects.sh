@@ -108,11 +108,11 @@ cli_msg "unknown request" "No such JIT request" approve nosuchrequest --reason r
 out=$(tb jit approve "$R1" --reason r --once --as helpdesk 2>&1)
 expect_match "CLI --as a user without the role" "$out" "lacks role x_bets_pmc_jit.user"
 out=$(tb jit approve 2>&1); expect_eq "CLI usage error: exit 2" "$?" 2
-sql_write "update incident set state = 7, active = 'false' where sys_id = '$T1_ID'"
+tsql_write "update incident set state = 7, active = 'false' where sys_id = '$T1_ID'"
 bad_api "closed ticket" '{"decision":"approve","reason":"r","once":true}' 409 \
   "You cannot modify the decision because this request is inactive"
 cli_msg "closed ticket" "You cannot modify the decision because this request is inactive" deny "$R1" --reason r
-sql_write "update incident set state = 2, active = 'true' where sys_id = '$T1_ID'"
+tsql_write "update incident set state = 2, active = 'true' where sys_id = '$T1_ID'"
 tb epm config set --active-states "New, On Hold" >/dev/null 2>&1
 sleep 1.2
 bad_api "state not in the active states" '{"decision":"deny","reason":"r"}' 409 \

@@ -172,7 +172,7 @@ static tb_err decide(fixture *f, const epm_settings *s, const char *key, bool ap
     jit_decision_input in = {.request = key, .approve = approve, .reason = reason, .unit = unit, .amount = n,
                              .performed_by = "jdoe"};
     assert_int_equal(store_begin(f->st), TB_OK);
-    tb_err e = jit_decide(f->st, f->t, s, &in, 1738332309, out);
+    tb_err e = jit_decide(f->st, f->t, s, &in, NULL, 1738332309, out);
     if (!e && out->status == 200)
         assert_int_equal(store_commit(f->st), TB_OK);
     else
@@ -313,6 +313,64 @@ static void test_inactive_and_final(void **state)
     epm_settings_free(s);
 }
 
+/* The remote store's path: the ticket's state is read beforehand and
+ * passed in; nothing is read through the writer's handle. */
+static tb_err decide_known(fixture *f, const epm_settings *s, const jit_ticket_state *known,
+                           jit_decision_outcome *out)
+{
+    jit_decision_input in = {.request = RID, .approve = false, .reason = "r", .performed_by = "jdoe"};
+    assert_int_equal(store_begin(f->st), TB_OK);
+    tb_err e = jit_decide(f->st, f->t, s, &in, known, 1738332309, out);
+    if (!e && out->status == 200)
+        assert_int_equal(store_commit(f->st), TB_OK);
+    else
+        store_rollback(f->st);
+    return e;
+}
+
+static void test_known_state(void **state)
+{
+    fixture *f = *state;
+    epm_settings *s = settings(f, "New", "");
+    jit_ticket_state known;
+    jit_decision_outcome out;
+    bool found;
+    char why[128];
+
+    assert_int_equal(jit_ticket_state_read(f->st, f->t, "EPM999999", &known, &found, why, sizeof why), TB_OK);
+    assert_false(found);
+    assert_int_equal(jit_ticket_state_read(f->st, f->t, "EPM000007", &known, &found, why, sizeof why), TB_OK);
+    assert_true(found);
+    assert_false(known.gone);
+    assert_string_equal(known.sys_id, f->inc_id);
+    assert_string_equal(known.state, "1");
+
+    /* the state given wins over the store's */
+    jit_ticket_state inactive = known;
+    snprintf(inactive.state, sizeof inactive.state, "2");
+    assert_int_equal(decide_known(f, s, &inactive, &out), TB_OK);
+    assert_int_equal(out.status, 409);
+    assert_string_equal(out.detail, "ticket INC0010001 is In Progress");
+    jit_ticket_state gone = known;
+    gone.gone = true;
+    assert_int_equal(decide_known(f, s, &gone, &out), TB_OK);
+    assert_int_equal(out.status, 409);
+    assert_string_equal(out.detail, "ticket INC0010001 is gone");
+    /* read for another ticket than the request now has: try again */
+    jit_ticket_state other = known;
+    memset(other.sys_id, 'f', ITSM_SYS_ID_LEN);
+    assert_int_equal(decide_known(f, s, &other, &out), TB_OK);
+    assert_int_equal(out.status, 503);
+    assert_int_equal(count(f, "SELECT count(*) FROM tb_jit_decision"), 0);
+
+    assert_int_equal(decide_known(f, s, &known, &out), TB_OK);
+    assert_int_equal(out.status, 200);
+    assert_int_equal(count(f, "SELECT count(*) FROM tb_jit_decision"), 1);
+    assert_int_equal(count(f, "SELECT count(*) FROM sys_journal_field WHERE value LIKE "
+                              "'EPM JIT decision submitted: Denied by jdoe%'"), 1);
+    epm_settings_free(s);
+}
+
 static void test_incoming_body(void **state)
 {
     fixture *f = *state;
@@ -337,6 +395,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_find, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decide, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inactive_and_final, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_known_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incoming_body, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
