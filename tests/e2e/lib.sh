@@ -97,7 +97,10 @@ btsim_start() {
 # http METHOD URL [curl args...]: sets HTTP_STATUS and HTTP_BODY.
 http() {
   local method=$1 url=$2; shift 2
-  HTTP_STATUS=$(curl -s -o "$WORK/body" -w '%{http_code}' -X "$method" --max-time 20 "$@" "$url")
+  # A refused upload is answered before its body is read: wait for that
+  # answer (Expect: 100-continue) even on a loaded machine, instead of
+  # sending the body into a connection the server is closing.
+  HTTP_STATUS=$(curl -s -o "$WORK/body" -w "%{http_code}" -X "$method" --max-time 20 --expect100-timeout 10 "$@" "$url")
   HTTP_BODY=$(cat "$WORK/body")
 }
 
