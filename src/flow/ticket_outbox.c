@@ -10,6 +10,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "flow/workers.h"
 #include "itsm/itsm_servicenow.h"
 #include "store/store_ticket_write.h"
 
@@ -198,6 +199,10 @@ tb_err ticket_outbox_job(void *ctx, const tb_job_claim *job, char *err, size_t e
     else
         e = journal_once(t, &w, &written);
     if (e) {
+        /* The instance said when to come back (429 / 503): not before. */
+        long ra = itsm_servicenow_retry_after_ms(t);
+        if (ra > 0)
+            workers_retry_after(ra);
         const char *why = itsm_errmsg(t);
         snprintf(err, errsz, "%s %s/%s: %s", w.op == TICKET_WRITE_UPDATE ? "update of" : "work note on", w.table,
                  w.sys_id, why[0] ? why : tb_strerror(e));

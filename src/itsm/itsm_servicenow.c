@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "core/log.h"
 #include "http/client.h"
 #include "itsm/itsm_servicenow_auth.h"
@@ -27,6 +29,7 @@ typedef struct sn {
     tb_config cfg;      /* a copy: the handle may outlive the caller's */
     sn_creds creds;
     int64_t deadline_ns;    /* CLOCK_MONOTONIC; 0 = none (itsm_servicenow_deadline) */
+    long retry_after_ms;    /* of the last failure, -1 when it gave none */
     char err[768];
 } sn;
 
@@ -100,6 +103,27 @@ typedef struct sn_call {
     tb_buf *resp;           /* the answer's body (NULL: discarded) */
 } sn_call;
 
+/* After a 401 with Basic authentication: the password file may have been
+ * corrected since the handle read it (handles live as long as their
+ * thread). True when it now holds another password, which is then used. */
+static bool password_changed(sn *s)
+{
+    if (!s->cfg.servicenow_password_file[0] || s->cfg.servicenow_oauth_client_id[0])
+        return false;
+    char *pw = NULL, err[256];
+    if (sn_read_secret_file(s->cfg.servicenow_password_file, &pw, err, sizeof err))
+        return false;
+    bool changed = !s->creds.password || strcmp(pw, s->creds.password) != 0;
+    char *old = changed ? s->creds.password : pw;
+    if (changed)
+        s->creds.password = pw;
+    sodium_memzero(old, old ? strlen(old) : 0);
+    free(old);
+    if (changed)
+        TB_LOGI("servicenow password file re-read after a 401", "file=%s", s->cfg.servicenow_password_file);
+    return changed;
+}
+
 /* Milliseconds left before the handle's deadline; -1 without one. */
 static long left_ms(const sn *s)
 {
@@ -167,12 +191,18 @@ static tb_err call(sn *s, const sn_call *c)
             memset(token, 0, sizeof token);
         if (!rc) {
             s->err[0] = '\0';
+            s->retry_after_ms = -1;
             break;
         }
         if (rs.status == 401 && oauth && !refreshed) {
             refreshed = 1; /* the cached token may have been revoked: one fresh one */
             continue;
         }
+        if (rs.status == 401 && !oauth && !refreshed && password_changed(s)) {
+            refreshed = 2;
+            continue;
+        }
+        s->retry_after_ms = rs.retry_after >= 0 ? rs.retry_after * 1000 : -1;
         long wait = sn_retry_wait_ms(rs.status, rs.retry_after, attempt,
                                      cfg->servicenow_retry_max_wait_ms);
         if (wait >= 0 && (left < 0 || wait < left_ms(s))) {
@@ -530,6 +560,7 @@ tb_err itsm_servicenow_open(const tb_config *cfg, itsm **out, char *err, size_t 
     if (!s)
         return TB_ERR_NOMEM;
     s->base.ops = &sn_ops;
+    s->retry_after_ms = -1;
     s->cfg = *cfg;
     s->creds = (sn_creds){.base = s->cfg.servicenow_url, .user = s->cfg.servicenow_user,
                           .client_id = s->cfg.servicenow_oauth_client_id,
@@ -560,6 +591,11 @@ tb_err itsm_servicenow_deadline(itsm *h, int ms)
         return TB_ERR_INVALID;
     S(h)->deadline_ns = ms ? mono_ns() + (int64_t)ms * 1000000 : 0;
     return TB_OK;
+}
+
+long itsm_servicenow_retry_after_ms(itsm *h)
+{
+    return h && h->ops == &sn_ops ? S(h)->retry_after_ms : -1;
 }
 
 const char *itsm_servicenow_errmsg(itsm *h)

@@ -31,6 +31,11 @@ tb_err itsm_servicenow_deadline(itsm *h, int ms);
  * h is not a ServiceNow handle. */
 const char *itsm_servicenow_errmsg(itsm *h);
 
+/* The Retry-After (in ms) of the handle's last failed call when the instance
+ * sent one (a 429 or 503 whose wait was too long to honour here), so a job
+ * can be retried when the instance asked; -1 otherwise. */
+long itsm_servicenow_retry_after_ms(itsm *h);
+
 /* Appends a journal entry unless the record already has one of that element
  * whose text contains marker (read back from sys_journal_field first), so a
  * retried job never writes the same note twice. *written says which
