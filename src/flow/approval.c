@@ -215,7 +215,7 @@ static bool get_ref(itsm *t, const approval_policy *p, const char *table, const 
     if (e || past_deadline(p)) {
         itsm_record_free(*out);
         *out = NULL;
-        unavailable(d, e, !e);
+        unavailable(d, e, !e || (e == TB_ERR_TIMEOUT && past_deadline(p)));
         return false;
     }
     return true;
@@ -346,7 +346,7 @@ void approval_decide(itsm *t, const approval_policy *p, const ts_request *r, app
     }
     if (e || past_deadline(p)) {
         itsm_record_free(task);
-        unavailable(d, e, !e);
+        unavailable(d, e, !e || (e == TB_ERR_TIMEOUT && past_deadline(p)));
         return;
     }
     snprintf(d->task_table, sizeof d->task_table, "%s", task->table);

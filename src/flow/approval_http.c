@@ -1,5 +1,6 @@
 #include "flow/approval_http.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "flow/approval.h"
 #include "flow/thread_handles.h"
 #include "itsm/itsm.h"
+#include "itsm/itsm_servicenow.h"
 #include "store/store_approval.h"
 
 /* Bytes of an unreadable body kept in its record for the administrator. */
@@ -256,10 +258,18 @@ static void handle(tb_http_req *req)
         .deadline_ns = start + a->approval_timeout_ms * 1000000,
     };
     itsm *t = thread_tickets(h->threads, &e);
-    if (t)
-        itsm_embedded_busy_timeout(t, (int)a->approval_timeout_ms);
     if (t) {
+        /* The appliance gives up after its approval timeout: the store gets
+         * what is left of it, so a slow store yields a deny, never a hang. */
+        int64_t left_ms = (pol.deadline_ns - tb_mono_ns()) / 1000000;
+        int left = left_ms < 1 ? 1 : left_ms > INT_MAX ? INT_MAX : (int)left_ms;
+        if (ticket_store_is_remote(h->opt.tickets))
+            itsm_servicenow_deadline(t, left);
+        else
+            itsm_embedded_busy_timeout(t, left);
         approval_decide(t, &pol, &r, &p->d);
+        if (ticket_store_is_remote(h->opt.tickets))
+            itsm_servicenow_deadline(t, 0);
     } else {
         p->d.unavailable = true;
         snprintf(p->d.reason, sizeof p->d.reason, "ticket system unavailable: %s", tb_strerror(e));

@@ -10,6 +10,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "flow/workers.h"
 #include "itsm/itsm_servicenow.h"
 #include "store/store_ticket_write.h"
 
@@ -151,6 +152,26 @@ static tb_err send_update(itsm *t, const tb_ticket_write *w)
     return e;
 }
 
+/* itsm_servicenow_journal_once for any other store: the record's entries of
+ * that element are read back and the marker looked for before writing. */
+static tb_err journal_once(itsm *t, const tb_ticket_write *w, int *written)
+{
+    const itsm_kv kv[] = {{"element_id", w->sys_id}, {"element", w->element}};
+    itsm_record **rows = NULL;
+    size_t n = 0;
+    tb_err e = itsm_query(t, "sys_journal_field", kv, 2, 0, 0, 0, &rows, &n);
+    if (e)
+        return e;
+    *written = 1;
+    for (size_t i = 0; i < n && *written; i++) {
+        const char *v = itsm_record_get(rows[i], "value");
+        if (v && strstr(v, w->marker))
+            *written = 0;
+    }
+    itsm_records_free(rows, n);
+    return *written ? itsm_add_journal(t, w->table, w->sys_id, w->element, w->body, w->author) : TB_OK;
+}
+
 tb_err ticket_outbox_job(void *ctx, const tb_job_claim *job, char *err, size_t errsz)
 {
     ticket_store *ts = ctx;
@@ -176,8 +197,12 @@ tb_err ticket_outbox_job(void *ctx, const tb_job_claim *job, char *err, size_t e
     else if (ticket_store_is_remote(ts))
         e = itsm_servicenow_journal_once(t, w.table, w.sys_id, w.element, w.marker, w.body, &written);
     else
-        e = itsm_add_journal(t, w.table, w.sys_id, w.element, w.body, w.author);
+        e = journal_once(t, &w, &written);
     if (e) {
+        /* The instance said when to come back (429 / 503): not before. */
+        long ra = itsm_servicenow_retry_after_ms(t);
+        if (ra > 0)
+            workers_retry_after(ra);
         const char *why = itsm_errmsg(t);
         snprintf(err, errsz, "%s %s/%s: %s", w.op == TICKET_WRITE_UPDATE ? "update of" : "work note on", w.table,
                  w.sys_id, why[0] ? why : tb_strerror(e));

@@ -7,10 +7,13 @@
 #include "itsm/itsm_servicenow.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <sodium.h>
 
 #include "core/log.h"
 #include "http/client.h"
@@ -25,6 +28,8 @@ typedef struct sn {
     tb_http_client *http;
     tb_config cfg;      /* a copy: the handle may outlive the caller's */
     sn_creds creds;
+    int64_t deadline_ns;    /* CLOCK_MONOTONIC; 0 = none (itsm_servicenow_deadline) */
+    long retry_after_ms;    /* of the last failure, -1 when it gave none */
     char err[768];
 } sn;
 
@@ -37,13 +42,39 @@ static pthread_mutex_t g_gate_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_gate_cond = PTHREAD_COND_INITIALIZER;
 static int g_in_flight;
 
-static void gate_enter(int cap)
+static int64_t mono_ns(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Waits for a place among the requests in flight, at most wait_ms (< 0:
+ * forever): other threads' requests to a stalled instance must not make a
+ * caller with a deadline wait past it. False when the time ran out. */
+static bool gate_enter(int cap, long wait_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    if (wait_ms >= 0) {
+        until.tv_sec += wait_ms / 1000;
+        until.tv_nsec += (wait_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+    }
+    bool in = true;
     pthread_mutex_lock(&g_gate_lock);
-    while (g_in_flight >= cap)
-        pthread_cond_wait(&g_gate_cond, &g_gate_lock);
-    g_in_flight++;
+    while (in && g_in_flight >= cap)
+        if (wait_ms < 0)
+            pthread_cond_wait(&g_gate_cond, &g_gate_lock);
+        else if (pthread_cond_timedwait(&g_gate_cond, &g_gate_lock, &until) != 0 && g_in_flight >= cap)
+            in = false;
+    if (in)
+        g_in_flight++;
     pthread_mutex_unlock(&g_gate_lock);
+    return in;
 }
 
 static void gate_leave(void)
@@ -72,6 +103,36 @@ typedef struct sn_call {
     tb_buf *resp;           /* the answer's body (NULL: discarded) */
 } sn_call;
 
+/* After a 401 with Basic authentication: the password file may have been
+ * corrected since the handle read it (handles live as long as their
+ * thread). True when it now holds another password, which is then used. */
+static bool password_changed(sn *s)
+{
+    if (!s->cfg.servicenow_password_file[0] || s->cfg.servicenow_oauth_client_id[0])
+        return false;
+    char *pw = NULL, err[256];
+    if (sn_read_secret_file(s->cfg.servicenow_password_file, &pw, err, sizeof err))
+        return false;
+    bool changed = !s->creds.password || strcmp(pw, s->creds.password) != 0;
+    char *old = changed ? s->creds.password : pw;
+    if (changed)
+        s->creds.password = pw;
+    sodium_memzero(old, old ? strlen(old) : 0);
+    free(old);
+    if (changed)
+        TB_LOGI("servicenow password file re-read after a 401", "file=%s", s->cfg.servicenow_password_file);
+    return changed;
+}
+
+/* Milliseconds left before the handle's deadline; -1 without one. */
+static long left_ms(const sn *s)
+{
+    if (!s->deadline_ns)
+        return -1;
+    int64_t left = (s->deadline_ns - mono_ns()) / 1000000;
+    return left > 0 ? (long)left : 0;
+}
+
 /* One call with its retries; on failure s->err says why. */
 static tb_err call(sn *s, const sn_call *c)
 {
@@ -82,6 +143,16 @@ static tb_err call(sn *s, const sn_call *c)
     tb_buf_init(&errbody, ERROR_BODY_MAX);
     tb_err rc;
     for (int attempt = 0;; attempt++) {
+        long left = left_ms(s);
+        long timeout = cfg->servicenow_timeout_ms;
+        if (left == 0) {
+            tb_errmsg(s->err, sizeof s->err, "ServiceNow %s: no answer within the caller's deadline", c->what);
+            rc = TB_ERR_TIMEOUT;
+            break;
+        }
+        if (left > 0 && left < timeout)
+            timeout = left;
+        s->creds.timeout_ms = timeout;
         char token[2048];
         if (oauth && (rc = sn_oauth_token(s->http, &s->creds, refreshed == 1, token, sizeof token,
                                           s->err, sizeof s->err)))
@@ -99,37 +170,50 @@ static tb_err call(sn *s, const sn_call *c)
             .bearer = oauth ? token : NULL,
             .basic_user = oauth ? NULL : cfg->servicenow_user,
             .basic_pass = oauth ? NULL : s->creds.password,
-            .timeout_ms = cfg->servicenow_timeout_ms,
-            .connect_timeout_ms = cfg->servicenow_timeout_ms,
+            .timeout_ms = timeout,
+            .connect_timeout_ms = timeout,
             .ca_bundle = cfg->servicenow_ca_file,
             .proxy = s->creds.proxy,
             .body = c->resp, .error_body = &errbody,
         };
         tb_http_response rs;
-        gate_enter(cfg->servicenow_max_connections);
+        if (!gate_enter(cfg->servicenow_max_connections, left)) {
+            if (oauth)
+                memset(token, 0, sizeof token);
+            tb_errmsg(s->err, sizeof s->err, "ServiceNow %s: no answer within the caller's deadline "
+                      "(every one of servicenow_max_connections is busy)", c->what);
+            rc = TB_ERR_TIMEOUT;
+            break;
+        }
         rc = tb_http_perform(s->http, &rq, &rs);
         gate_leave();
         if (oauth)
             memset(token, 0, sizeof token);
         if (!rc) {
             s->err[0] = '\0';
+            s->retry_after_ms = -1;
             break;
         }
         if (rs.status == 401 && oauth && !refreshed) {
             refreshed = 1; /* the cached token may have been revoked: one fresh one */
             continue;
         }
+        if (rs.status == 401 && !oauth && !refreshed && password_changed(s)) {
+            refreshed = 2;
+            continue;
+        }
+        s->retry_after_ms = rs.retry_after >= 0 ? rs.retry_after * 1000 : -1;
         long wait = sn_retry_wait_ms(rs.status, rs.retry_after, attempt,
                                      cfg->servicenow_retry_max_wait_ms);
-        if (wait >= 0) {
+        if (wait >= 0 && (left < 0 || wait < left_ms(s))) {
             TB_LOGW("servicenow busy, retrying", "call=\"%s\" status=%ld wait_ms=%ld attempt=%d",
                     c->what, rs.status, wait, attempt + 1);
             sleep_ms(wait);
             continue;
         }
         if (rc == TB_ERR_TIMEOUT) {
-            tb_errmsg(s->err, sizeof s->err, "ServiceNow %s: no answer within %d ms (%s)",
-                      c->what, cfg->servicenow_timeout_ms, rs.err);
+            tb_errmsg(s->err, sizeof s->err, "ServiceNow %s: no answer within %ld ms%s (%s)", c->what, timeout,
+                      timeout < cfg->servicenow_timeout_ms ? ", the caller's deadline" : "", rs.err);
         } else if (rs.status > 0 && rc == TB_ERR_HTTP) {
             rc = sn_error_map(rs.status, errbody.data, errbody.len, c->what, s->err,
                               sizeof s->err);
@@ -137,8 +221,9 @@ static tb_err call(sn *s, const sn_call *c)
                 size_t l = strlen(s->err);
                 tb_errmsg(s->err + l, sizeof s->err - l,
                           "; Retry-After %ld s%s", rs.retry_after,
-                          attempt < SN_MAX_RETRIES ? " is longer than servicenow_retry_max_wait_ms"
-                                                   : ", retries used up");
+                          attempt >= SN_MAX_RETRIES ? ", retries used up"
+                          : wait >= 0 ? " is past the caller's deadline"
+                                      : " is longer than servicenow_retry_max_wait_ms");
             }
         } else if (rs.status == 0 && rc == TB_ERR_HTTP) {
             tb_errmsg(s->err, sizeof s->err, "ServiceNow %s: cannot reach %s: %s", c->what,
@@ -475,6 +560,7 @@ tb_err itsm_servicenow_open(const tb_config *cfg, itsm **out, char *err, size_t 
     if (!s)
         return TB_ERR_NOMEM;
     s->base.ops = &sn_ops;
+    s->retry_after_ms = -1;
     s->cfg = *cfg;
     s->creds = (sn_creds){.base = s->cfg.servicenow_url, .user = s->cfg.servicenow_user,
                           .client_id = s->cfg.servicenow_oauth_client_id,
@@ -497,6 +583,19 @@ tb_err itsm_servicenow_open(const tb_config *cfg, itsm **out, char *err, size_t 
     }
     *out = &s->base;
     return TB_OK;
+}
+
+tb_err itsm_servicenow_deadline(itsm *h, int ms)
+{
+    if (!h || h->ops != &sn_ops || ms < 0)
+        return TB_ERR_INVALID;
+    S(h)->deadline_ns = ms ? mono_ns() + (int64_t)ms * 1000000 : 0;
+    return TB_OK;
+}
+
+long itsm_servicenow_retry_after_ms(itsm *h)
+{
+    return h && h->ops == &sn_ops ? S(h)->retry_after_ms : -1;
 }
 
 const char *itsm_servicenow_errmsg(itsm *h)

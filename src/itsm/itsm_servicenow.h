@@ -17,10 +17,24 @@
  * in err when something is missing or unreadable); makes no request. */
 tb_err itsm_servicenow_open(const tb_config *cfg, itsm **out, char *err, size_t errsz);
 
+/* Bounds the handle's requests from now on: every call fails with
+ * TB_ERR_TIMEOUT ("no answer within the caller's deadline") once ms have
+ * passed, each request's libcurl timeout is cut to the time left, and
+ * neither a Retry-After wait nor a wait for a free connection
+ * (servicenow_max_connections) runs past it. For a caller that must answer
+ * in time (the approval endpoint). 0 removes the bound; TB_ERR_INVALID when
+ * h is not a ServiceNow handle. */
+tb_err itsm_servicenow_deadline(itsm *h, int ms);
+
 /* The readable reason of the handle's last failed call ("" after a success),
  * e.g. "ServiceNow GET incident: HTTP 404: No Record found (...)". NULL when
  * h is not a ServiceNow handle. */
 const char *itsm_servicenow_errmsg(itsm *h);
+
+/* The Retry-After (in ms) of the handle's last failed call when the instance
+ * sent one (a 429 or 503 whose wait was too long to honour here), so a job
+ * can be retried when the instance asked; -1 otherwise. */
+long itsm_servicenow_retry_after_ms(itsm *h);
 
 /* Appends a journal entry unless the record already has one of that element
  * whose text contains marker (read back from sys_journal_field first), so a

@@ -30,6 +30,18 @@ wait_job() { # lsid state
   local l=$1 want=$2
   wait_until 20 sh -c "[ \"\$(sqlite3 'file:$DB?mode=ro' \"select state from tb_job where lsid='$l' order by id desc limit 1\")\" = '$want' ]"
 }
+# The ticket-store record a session is linked to (cmdb_ci / sys_user): the
+# link lives in ticketbridge's tables, the record in the ticket store.
+linked() { # lsid column table field
+  local id; id=$(sql "select coalesce($2,'') from tb_session where lsid='$1'")
+  [ -n "$id" ] && tsql "select $4 from $3 where sys_id='$id'"
+}
+# Work notes on a record that hold a session's title; with a remote store the
+# note arrives from an outbox job, so wait (bounded) for the first one.
+notes() { tsql "select count(*) from sys_journal_field where element_id='$1' and value like 'BeyondTrust session $2%'"; }
+wait_note() { wait_until 20 sh -c "[ \"\$(sqlite3 'file:$TICKETS_DB?mode=ro' \"select count(*) from sys_journal_field where element_id='$1' and value like 'BeyondTrust session $2%'\")\" -ge 1 ]"; }
+# Every queued ticket write sent (none are queued with the embedded store).
+writes_sent() { wait_until 20 sh -c "[ \"\$(sqlite3 'file:$DB?mode=ro' \"select count(*) from tb_job where kind='ticket_write' and state<>'done'\")\" = 0 ]"; }
 new_session() { # btsim_url query -> lsid
   curl -s -X POST "$1/_btsim/sessions?count=1&$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["lsids"][0])'
 }
@@ -40,20 +52,21 @@ expect_match "btsim made a session" "$L1" '^[0-9a-f]{32}$'
 wait_job "$L1" done && ok "RS import job done" || not_ok "RS import job done (state $(job_state "$L1"), $(sql "select last_error from tb_job where lsid='$L1'"))"
 expect_eq "session stored once" "$(sql "select count(*) from tb_session where lsid='$L1'")" 1
 expect_eq "linked to the incident" "$(sql "select task_number from tb_session where lsid='$L1'")" "$INC"
-expect_eq "linked to the CI by host name" "$(sql "select c.name from tb_session s join cmdb_ci c on c.sys_id=s.ci_sys_id where lsid='$L1'")" WEB01
-expect_eq "linked to the rep's user" "$(sql "select u.user_name from tb_session s join sys_user u on u.sys_id=s.user_sys_id where lsid='$L1'")" jdoe
+expect_eq "linked to the CI by host name" "$(linked "$L1" ci_sys_id cmdb_ci name)" WEB01
+expect_eq "linked to the rep's user" "$(linked "$L1" user_sys_id sys_user user_name)" jdoe
 nev=$(sql "select count(*) from tb_session_event e join tb_session s on s.id=e.session_id where lsid='$L1'")
 [ "$nev" -gt 3 ] && ok "events stored ($nev)" || not_ok "events stored ($nev)"
 expect_eq "users stored" "$(sql "select count(*) from tb_session_user u join tb_session s on s.id=u.session_id where lsid='$L1'")" 2
 expect_eq "custom attribute stored" "$(sql "select value from tb_session_custom c join tb_session s on s.id=c.session_id where lsid='$L1' and code_name='snow_task_id'")" "$INC"
 chat=$(sql "select count(*) from tb_session_event e join tb_session s on s.id=e.session_id where lsid='$L1' and event_type='Chat Message' and body is not null")
 [ "$chat" -gt 0 ] && ok "chat messages with bodies" || not_ok "chat messages with bodies"
+WEB01_ID=$(tsql "select sys_id from cmdb_ci where name='WEB01'")
+wait_note "$INC_ID" "$L1"; wait_note "$WEB01_ID" "$L1"
 out=$(tb ticket show "$INC")
 expect_match "work note on the incident" "$out" "BeyondTrust session $L1"
 expect_match "note carries the chat transcript" "$out" "Chat transcript"
-expect_eq "one note on the incident" "$(sql "select count(*) from sys_journal_field where element_id='$INC_ID' and value like 'BeyondTrust session $L1%'")" 1
-WEB01_ID=$(sql "select sys_id from cmdb_ci where name='WEB01'")
-expect_eq "one note on the CI" "$(sql "select count(*) from sys_journal_field where element_id='$WEB01_ID' and value like 'BeyondTrust session $L1%'")" 1
+expect_eq "one note on the incident" "$(notes "$INC_ID" "$L1")" 1
+expect_eq "one note on the CI" "$(notes "$WEB01_ID" "$L1")" 1
 
 # --- the appliance re-sends the same event (byte for byte): recognised, nothing new queued
 curl -s -o /dev/null -X POST "$TB_URL/api/x_bmgr_crm/outbound_event/session_end" \
@@ -65,9 +78,9 @@ expect_eq "no second job for it" "$(sql "select count(*) from tb_job where lsid=
 tb jobs retry "$(sql "select id from tb_job where lsid='$L1'")" >/dev/null
 wait_until 20 sh -c "[ \"\$(sqlite3 'file:$DB?mode=ro' \"select state || attempts from tb_job where lsid='$L1'\")\" = done1 ]" \
   && ok "re-import done" || not_ok "re-import done"
-sleep 0.5
+writes_sent
 expect_eq "still one session row" "$(sql "select count(*) from tb_session where lsid='$L1'")" 1
-expect_eq "still one note" "$(sql "select count(*) from sys_journal_field where element_id='$INC_ID' and value like 'BeyondTrust session $L1%'")" 1
+expect_eq "still one note" "$(notes "$INC_ID" "$L1")" 1
 expect_eq "events not duplicated" "$(sql "select count(*) from tb_session_event e join tb_session s on s.id=e.session_id where lsid='$L1'")" "$nev"
 
 # --- a second job for the same session, requested before the import (an event
@@ -92,7 +105,8 @@ expect_match "session --json nests users and events" "$(python3 -c 'import json,
 out=$(tb session "$L1"); expect_match "session shows the chat" "$out" "Chat Message"
 out=$(tb session 00000000000000000000000000000000 2>&1); expect_match "unknown session explained" "$out" "no imported session"
 out=$(tb import --lsid "$L1"); expect_match "manual import" "$out" "imported; ticket $INC"
-expect_eq "manual re-import adds no note" "$(sql "select count(*) from sys_journal_field where element_id='$INC_ID' and value like 'BeyondTrust session $L1%'")" 1
+writes_sent
+expect_eq "manual re-import adds no note" "$(notes "$INC_ID" "$L1")" 1
 out=$(tb import --appliance Nope --lsid "$L1" 2>&1); expect_match "import from an unknown appliance" "$out" "no such appliance"
 out=$(tb import --lsid ffffffffffffffffffffffffffffffff 2>&1); rc=$?
 expect_eq "import of an unknown session fails" "$rc" 1
@@ -180,9 +194,10 @@ P1=$(new_session "$PRA_URL" "custom.snow_task_id=$CHG&customer_host=db-prod-02&r
 wait_job "$P1" done && ok "PRA import job done" || not_ok "PRA import job done ($(job_state "$P1"): $(sql "select last_error from tb_job where lsid='$P1'"))"
 expect_eq "PRA session linked to the change" "$(sql "select task_number from tb_session where lsid='$P1'")" "$CHG"
 expect_eq "PRA product recorded" "$(sql "select product from tb_session where lsid='$P1'")" pra
-expect_eq "PRA endpoint linked to its CI" "$(sql "select c.name from tb_session s join cmdb_ci c on c.sys_id=s.ci_sys_id where lsid='$P1'")" db-prod-02
-expect_eq "PRA user matched by BeyondTrust username" "$(sql "select u.user_name from tb_session s join sys_user u on u.sys_id=s.user_sys_id where lsid='$P1'")" padmin
+expect_eq "PRA endpoint linked to its CI" "$(linked "$P1" ci_sys_id cmdb_ci name)" db-prod-02
+expect_eq "PRA user matched by BeyondTrust username" "$(linked "$P1" user_sys_id sys_user user_name)" padmin
 expect_match "jumpoint stored" "$(sql "select coalesce(jumpoint,'') from tb_session where lsid='$P1'")" '.+'
+wait_note "$(tb ticket show "$CHG" | awk '/^sys_id:/ {print $2}')" "$P1"
 out=$(tb ticket show "$CHG")
 expect_match "work note on the change" "$out" "BeyondTrust session $P1"
 expect_match "PRA note names the endpoint" "$out" "Endpoint: db-prod-02"

@@ -14,8 +14,8 @@ tb ci add WEB01 >/dev/null
 tb ci add DB01 >/dev/null
 CHG=$(tb ticket create --table change_request --short-description "Patch WEB01" --assigned-to jdoe --ci WEB01 \
   --approval approved | awk '{print $1}')
-CHG_ID=$(sql "select sys_id from change_request where number='$CHG'")
-WEB01_ID=$(sql "select sys_id from cmdb_ci where name='WEB01'")
+CHG_ID=$(tsql "select sys_id from change_request where number='$CHG'")
+WEB01_ID=$(tsql "select sys_id from cmdb_ci where name='WEB01'")
 tb_start
 btsim_start --product pra --seed 21 --appliance-id pra-sim \
   --outbound-url "$TB_URL/api/x_bmgr_bomgar_pam/outbound_event/session_end" --retry-interval 0.2 --retry-duration 60 \
@@ -54,6 +54,8 @@ wait_until 20 sh -c "[ \"\$(sqlite3 'file:$DB?mode=ro' \"select state from tb_jo
   ok "session imported" || not_ok "session imported ($(sql "select state, last_error from tb_job where lsid='$L'"))"
 expect_eq "  linked to the change" "$(sql "select task_number from tb_session where lsid='$L'")" "$CHG"
 expect_eq "  linked to the CI" "$(sql "select ci_sys_id from tb_session where lsid='$L'")" "$WEB01_ID"
+# with a remote store the note comes from an outbox job: wait for it
+wait_until 20 sh -c "[ \"\$(sqlite3 'file:$TICKETS_DB?mode=ro' \"select count(*) from sys_journal_field where element_id='$CHG_ID' and value like 'BeyondTrust session $L%'\")\" = 1 ]"
 expect_match "  work note on the change" "$(tb ticket show "$CHG")" "BeyondTrust session $L"
 
 # --- users for the roles (seed 000): no hierarchy; the deprecated role uses and views

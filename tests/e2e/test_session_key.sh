@@ -42,7 +42,13 @@ BOB=$(tb token create bob --name e2e 2>/dev/null)
 expect_match "tokens made" "$ALICE$CAROL$DAVE$BOB" '^(tbk_[A-Za-z0-9]{40}){4}$'
 
 ticket() { tb ticket create "$@" | awk '{print $1}'; }
-sys_id() { sql "select sys_id from $1 where number='$2'"; }
+sys_id() { tsql "select sys_id from $1 where number='$2'"; }
+# The work note of a session on a record; with a remote store it comes from
+# an outbox job, so wait (bounded) for it first.
+session_note() { # record_sys_id lsid
+  wait_until 20 sh -c "[ \"\$(sqlite3 'file:$TICKETS_DB?mode=ro' \"select count(*) from sys_journal_field where element_id='$1' and value like 'BeyondTrust session $2%'\")\" = 1 ]"
+  tsql "select value from sys_journal_field where element_id='$1' and element='work_notes' and value like 'BeyondTrust session $2%'"
+}
 INC=$(ticket --short-description "Printer on fire")
 INC2=$(ticket --short-description "Mouse stuck")
 INC_R=$(ticket --short-description "Resolved one" --state 6)
@@ -136,7 +142,7 @@ curl -s -o /dev/null -X POST "$BTSIM_URL/_btsim/sessions/$L1/end"
 wait_until 20 sh -c "[ \$(sqlite3 'file:$DB?mode=ro' \"select count(*) from tb_session where lsid='$L1'\") = 1 ]" \
   && ok "ended session pulled and imported" || not_ok "ended session pulled and imported ($(key_state "$K1"))"
 expect_eq "linked to the incident" "$(sql "select task_number from tb_session where lsid='$L1'")" "$INC"
-note=$(sql "select value from sys_journal_field where element_id='$INC_ID' and element='work_notes' and value like 'BeyondTrust session $L1%'")
+note=$(session_note "$INC_ID" "$L1")
 expect_match "work note on the incident" "$note" "BeyondTrust session $L1"
 expect_match "with the chat transcript" "$note" "Chat transcript:"
 expect_match "with the customer's words" "$note" "My printer is on fire & smoking"
@@ -164,7 +170,7 @@ wait_until 20 sh -c "[ \$(sqlite3 'file:$DB?mode=ro' \"select count(*) from tb_s
   && ok "session without its fields imported" || not_ok "session without its fields imported ($(key_state "$K4"))"
 expect_eq "the report no longer names the ticket" "$(sql "select coalesce(external_key,'')||'|'||(select count(*) from tb_session_custom c where c.session_id=s.id and c.code_name='snow_task_id' and c.value<>'') from tb_session s where lsid='$L4'")" "|0"
 expect_eq "still linked to the incident, through the remembered key" "$(sql "select task_number from tb_session where lsid='$L4'")" "$INC"
-expect_match "with its work note" "$(sql "select value from sys_journal_field where element_id='$INC_ID' and value like 'BeyondTrust session $L4%'")" "Fields about to vanish"
+expect_match "with its work note" "$(session_note "$INC_ID" "$L4")" "Fields about to vanish"
 
 # --- key from the CLI, for a user the appliance does not know: fallback queue
 cli tb session-key "$INC2" --as dave
@@ -211,7 +217,7 @@ L3=$L
 curl -s -o /dev/null -X POST "$BTSIM_URL/_btsim/sessions/$L3/end"
 wait_until 20 sh -c "[ \$(sqlite3 'file:$DB?mode=ro' \"select count(*) from tb_session where lsid='$L3'\") = 1 ]" \
   && ok "case session pulled and imported" || not_ok "case session pulled and imported ($(key_state "$K3"))"
-note=$(sql "select value from sys_journal_field where element_id='$CS_ID' and value like 'BeyondTrust session $L3%'")
+note=$(session_note "$CS_ID" "$L3")
 expect_match "work note on the case with the chat" "$note" "Chat transcript:"
 expect_match "and the customer's words" "$note" "VPN says access denied"
 

@@ -10,7 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "core/config.h"
 #include "itsm/itsm.h"
@@ -279,6 +284,62 @@ static void test_config_and_open(void **st)
     free(pw);
 }
 
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A caller's deadline cuts a request to an instance that never answers: a
+ * loopback socket that listens but never accepts (the kernel completes the
+ * connection, nobody reads the request). */
+static void test_deadline(void **st)
+{
+    (void)st;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+    char *pw = write_tmp("s3cret\n"), err[512];
+    tb_config cfg;
+    tb_config_defaults(&cfg);
+    snprintf(cfg.ticket_store, sizeof cfg.ticket_store, "servicenow");
+    snprintf(cfg.servicenow_url, sizeof cfg.servicenow_url, "http://127.0.0.1:%d", ntohs(a.sin_port));
+    snprintf(cfg.servicenow_user, sizeof cfg.servicenow_user, "u");
+    snprintf(cfg.servicenow_password_file, sizeof cfg.servicenow_password_file, "%s", pw);
+    snprintf(cfg.servicenow_proxy, sizeof cfg.servicenow_proxy, "none");
+    cfg.servicenow_timeout_ms = 20000;
+    itsm *h = NULL;
+    assert_int_equal(itsm_open(&cfg, &h, err, sizeof err), TB_OK);
+    assert_int_equal(itsm_servicenow_deadline(h, -1), TB_ERR_INVALID);
+    assert_int_equal(itsm_servicenow_deadline(NULL, 10), TB_ERR_INVALID);
+    assert_int_equal(itsm_servicenow_retry_after_ms(h), -1);
+
+    assert_int_equal(itsm_servicenow_deadline(h, 300), TB_OK);
+    itsm_record *r = NULL;
+    int64_t t0 = now_ms();
+    assert_int_equal(itsm_get(h, "incident", "0123456789abcdef0123456789abcdef", &r), TB_ERR_TIMEOUT);
+    int64_t took = now_ms() - t0;
+    assert_true(took >= 250 && took < 3000);
+    assert_non_null(strstr(itsm_errmsg(h), "the caller's deadline"));
+    assert_null(r);
+    /* past the deadline nothing more is sent */
+    t0 = now_ms();
+    assert_int_equal(itsm_get(h, "incident", "0123456789abcdef0123456789abcdef", &r), TB_ERR_TIMEOUT);
+    assert_true(now_ms() - t0 < 100);
+    assert_non_null(strstr(itsm_errmsg(h), "no answer within the caller's deadline"));
+    /* without one, the configured timeout applies again */
+    assert_int_equal(itsm_servicenow_deadline(h, 0), TB_OK);
+    itsm_close(h);
+    close(fd);
+    unlink(pw);
+    free(pw);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_retry_rule),
         cmocka_unit_test(test_oauth_parse),
         cmocka_unit_test(test_config_and_open),
+        cmocka_unit_test(test_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
