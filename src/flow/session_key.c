@@ -152,7 +152,8 @@ void sk_generate(import_ctx *c, const sk_check_result *chk, const char *acting_u
     bool by_rep = out->bt_username[0] && strlen(out->bt_username) <= BT_SK_QUEUE_MAX - 13 &&
                   !strpbrk(out->bt_username, " \t\r\n");
     if (by_rep)
-        snprintf(out->queue_id, sizeof out->queue_id, "rep_username:%s", out->bt_username);
+        snprintf(out->queue_id, sizeof out->queue_id, "rep_username:%.*s", (int)(sizeof out->queue_id - 14),
+                 out->bt_username); /* fits: checked above */
     else
         snprintf(out->queue_id, sizeof out->queue_id, "%s", s->fallback_queue);
     out->fell_back = !by_rep;

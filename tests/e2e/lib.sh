@@ -109,6 +109,21 @@ json_get() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]);
 for k in sys.argv[2].split("."): d=d[int(k)] if isinstance(d,list) else d[k]
 print(d)' "$1" "$2" 2>/dev/null; }
 
+# test_cert PREFIX: a test CA (PREFIXca.pem) and a server certificate for
+# 127.0.0.1 and localhost signed by it (PREFIXcert.pem, PREFIXkey.pem).
+test_cert() {
+  local p=$1
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "${p}ca.key" -out "${p}ca.pem" -days 2 \
+    -subj "/CN=ticketbridge test CA" >/dev/null 2>&1 &&
+  openssl req -newkey rsa:2048 -nodes -keyout "${p}key.pem" -out "${p}server.csr" \
+    -subj "/CN=localhost" >/dev/null 2>&1 &&
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' \
+    >"${p}ext.cnf" &&
+  openssl x509 -req -in "${p}server.csr" -CA "${p}ca.pem" -CAkey "${p}ca.key" -CAcreateserial \
+    -out "${p}cert.pem" -days 2 -extfile "${p}ext.cnf" >/dev/null 2>&1 &&
+  [ -s "${p}cert.pem" ]
+}
+
 # ---- one suite, two stores ----
 # TB_TICKET_STORE=servicenow (set by ctest for the *.servicenow runs): the
 # ticketbridge under test keeps its tickets in a ServiceNow instance, played
@@ -121,15 +136,7 @@ TB_TICKET_STORE=${TB_TICKET_STORE:-embedded}
 snow_start() {
   SNOW_DB="$WORK/snow.db"
   local tbs=("$TB_BIN" -c "$WORK/snow.conf" --db "$SNOW_DB")
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/snow-ca.key" -out "$WORK/snow-ca.pem" -days 2 \
-    -subj "/CN=ticketbridge test CA" >/dev/null 2>&1
-  openssl req -newkey rsa:2048 -nodes -keyout "$WORK/snow-key.pem" -out "$WORK/snow.csr" \
-    -subj "/CN=localhost" >/dev/null 2>&1
-  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
-    >"$WORK/snow-ext.cnf"
-  openssl x509 -req -in "$WORK/snow.csr" -CA "$WORK/snow-ca.pem" -CAkey "$WORK/snow-ca.key" -CAcreateserial \
-    -out "$WORK/snow-cert.pem" -days 2 -extfile "$WORK/snow-ext.cnf" >/dev/null 2>&1 \
-    || { not_ok "test certificate for the instance (openssl)"; finish; }
+  test_cert "$WORK/snow-" || { not_ok "test certificate for the instance (openssl)"; finish; }
   printf 'listen_address = 127.0.0.1\ntls_cert = %s\ntls_key = %s\nlog_file = %s\nworkers = 0\n' \
     "$WORK/snow-cert.pem" "$WORK/snow-key.pem" "$WORK/snow.log" >"$WORK/snow.conf"
   "${tbs[@]}" init >"$WORK/snow-init.out" 2>&1 || { cat "$WORK/snow-init.out"; not_ok "instance init"; finish; }

@@ -16,15 +16,7 @@ printf '%s\n' "$PW" | tbb user add snow2 --roles itil --password-file - >/dev/nu
 tbb sys-user add jdoe --name "John Doe" >/dev/null
 tbb ci add WEB01 >/dev/null
 
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/ca.key" -out "$WORK/ca.pem" -days 2 \
-  -subj "/CN=ticketbridge test CA" >/dev/null 2>&1
-openssl req -newkey rsa:2048 -nodes -keyout "$WORK/key.pem" -out "$WORK/server.csr" \
-  -subj "/CN=localhost" >/dev/null 2>&1
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' \
-  >"$WORK/ext.cnf"
-openssl x509 -req -in "$WORK/server.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" -CAcreateserial \
-  -out "$WORK/cert.pem" -days 2 -extfile "$WORK/ext.cnf" >/dev/null 2>&1
-[ -s "$WORK/cert.pem" ] && ok "test certificate made" || { not_ok "test certificate made (openssl)"; finish; }
+test_cert "$WORK/" && ok "test certificate made" || { not_ok "test certificate made (openssl)"; finish; }
 printf 'listen_address = 127.0.0.1\ntls_cert = %s\ntls_key = %s\n' "$WORK/cert.pem" "$WORK/key.pem" >"$WORK/b.conf"
 b_start() {
   rm -f "$WORK/b.port"

@@ -21,15 +21,7 @@ WEB01=$(tb ci add WEB01 | awk '{print $2}')
 expect_match "fixtures" "$JDOE $WEB01" '^[0-9a-f]{32} [0-9a-f]{32}$'
 
 # --- a CA, and a server certificate for 127.0.0.1 and localhost signed by it
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/ca.key" -out "$WORK/ca.pem" -days 2 \
-  -subj "/CN=ticketbridge test CA" >/dev/null 2>&1
-openssl req -newkey rsa:2048 -nodes -keyout "$WORK/key.pem" -out "$WORK/server.csr" \
-  -subj "/CN=localhost" >/dev/null 2>&1
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' \
-  >"$WORK/ext.cnf"
-openssl x509 -req -in "$WORK/server.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" -CAcreateserial \
-  -out "$WORK/cert.pem" -days 2 -extfile "$WORK/ext.cnf" >/dev/null 2>&1
-[ -s "$WORK/cert.pem" ] && ok "test certificate made" || { not_ok "test certificate made (openssl)"; finish; }
+test_cert "$WORK/" && ok "test certificate made" || { not_ok "test certificate made (openssl)"; finish; }
 cat >"$WORK/tb.conf" <<CONF
 listen_address = 127.0.0.1
 tls_cert = $WORK/cert.pem
