@@ -20,11 +20,6 @@ static tb_err finish(sqlite3_stmt *s, int rc)
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? TB_OK : store_rc(rc);
 }
 
-static void bind_str(sqlite3_stmt *s, int i, const char *v)
-{
-    sqlite3_bind_text(s, i, v ? v : "", -1, SQLITE_STATIC);
-}
-
 /* A growable array of fixed-size zeroed elements. */
 struct vec {
     void *v;
@@ -110,8 +105,8 @@ tb_err store_csm_config_set(tb_store *st, const tb_csm_config *c)
     sqlite3_bind_int(s, 5, c->attended);
     sqlite3_bind_int(s, 6, c->unattended);
     sqlite3_bind_int(s, 7, c->click_to_chat);
-    bind_str(s, 8, c->portals);
-    bind_str(s, 9, c->required_fields);
+    store_bind_text_nn(s, 8, c->portals);
+    store_bind_text_nn(s, 9, c->required_fields);
     sqlite3_bind_int64(s, 10, (int64_t)time(NULL));
     return finish(s, sqlite3_step(s));
 }
@@ -205,13 +200,13 @@ tb_err store_csm_mapping_add(tb_store *st, int64_t appliance_id, const tb_csm_ma
     if (e)
         return e;
     sqlite3_bind_int64(s, 1, appliance_id);
-    bind_str(s, 2, tb_csm_map_kind_name(m->kind));
-    bind_str(s, 3, m->label);
-    bind_str(s, 4, m->case_field);
-    bind_str(s, 5, m->value);
-    bind_str(s, 6, m->bt_field);
-    bind_str(s, 7, m->lookup_table);
-    bind_str(s, 8, m->lookup_field);
+    store_bind_text_nn(s, 2, tb_csm_map_kind_name(m->kind));
+    store_bind_text_nn(s, 3, m->label);
+    store_bind_text_nn(s, 4, m->case_field);
+    store_bind_text_nn(s, 5, m->value);
+    store_bind_text_nn(s, 6, m->bt_field);
+    store_bind_text_nn(s, 7, m->lookup_table);
+    store_bind_text_nn(s, 8, m->lookup_field);
     sqlite3_bind_int64(s, 9, (int64_t)time(NULL));
     int rc = sqlite3_step(s);
     if (rc == SQLITE_CONSTRAINT_UNIQUE) {
@@ -269,7 +264,7 @@ tb_err store_case_field_known(tb_store *st, const char *name)
     tb_err e = prepare(st, "SELECT 1 FROM tb_case_field WHERE name = ?", &s);
     if (e)
         return e;
-    bind_str(s, 1, name);
+    store_bind_text_nn(s, 1, name);
     int rc = sqlite3_step(s);
     e = finish(s, rc);
     return e ? e : rc == SQLITE_ROW ? TB_OK : TB_ERR_NOT_FOUND;
@@ -339,7 +334,7 @@ tb_err store_csm_case_get(tb_store *st, int64_t appliance_id, const char *lsid, 
     if (e)
         return e;
     sqlite3_bind_int64(s, 1, appliance_id);
-    bind_str(s, 2, lsid);
+    store_bind_text_nn(s, 2, lsid);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
         e = case_row(s, out);
@@ -363,12 +358,12 @@ tb_err store_csm_case_insert(tb_store *st, const tb_csm_case *c)
     if (e)
         return e;
     sqlite3_bind_int64(s, 1, c->appliance_id);
-    bind_str(s, 2, c->lsid);
-    bind_str(s, 3, c->case_sys_id);
-    bind_str(s, 4, c->case_number);
-    bind_str(s, 5, c->origin);
-    bind_str(s, 6, c->rep_username);
-    bind_str(s, 7, c->warnings);
+    store_bind_text_nn(s, 2, c->lsid);
+    store_bind_text_nn(s, 3, c->case_sys_id);
+    store_bind_text_nn(s, 4, c->case_number);
+    store_bind_text_nn(s, 5, c->origin);
+    store_bind_text_nn(s, 6, c->rep_username);
+    store_bind_text_nn(s, 7, c->warnings);
     if (c->attribute_set_at)
         sqlite3_bind_int64(s, 8, c->attribute_set_at);
     else
@@ -390,7 +385,7 @@ tb_err store_csm_case_attribute_set(tb_store *st, int64_t appliance_id, const ch
         return e;
     sqlite3_bind_int64(s, 1, at);
     sqlite3_bind_int64(s, 2, appliance_id);
-    bind_str(s, 3, lsid);
+    store_bind_text_nn(s, 3, lsid);
     e = finish(s, sqlite3_step(s));
     if (!e && !sqlite3_changes(st->db))
         e = TB_ERR_NOT_FOUND;
@@ -444,11 +439,11 @@ tb_err store_csm_log_insert(tb_store *st, const tb_csm_log_rec *r)
         sqlite3_bind_int64(s, 2, r->appliance_id);
     else
         sqlite3_bind_null(s, 2);
-    bind_str(s, 3, r->lsid);
-    bind_str(s, 4, r->origin);
-    bind_str(s, 5, r->outcome);
-    bind_str(s, 6, r->case_number);
-    bind_str(s, 7, r->detail);
+    store_bind_text_nn(s, 3, r->lsid);
+    store_bind_text_nn(s, 4, r->origin);
+    store_bind_text_nn(s, 5, r->outcome);
+    store_bind_text_nn(s, 6, r->case_number);
+    store_bind_text_nn(s, 7, r->detail);
     return finish(s, sqlite3_step(s));
 }
 

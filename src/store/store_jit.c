@@ -110,11 +110,6 @@ tb_err store_epm_config_update(tb_store *st, const tb_epm_config *c)
 
 /* ---- requests ---- */
 
-static void bind_text(sqlite3_stmt *s, int i, const char *v)
-{
-    sqlite3_bind_text(s, i, v ? v : "", -1, SQLITE_STATIC);
-}
-
 tb_err store_jit_request_insert(tb_store *st, const tb_jit_request_rec *r, int64_t *id)
 {
     sqlite3_stmt *s;
@@ -127,12 +122,12 @@ tb_err store_jit_request_insert(tb_store *st, const tb_jit_request_rec *r, int64
     const char *v[] = {r->request_id, r->kind, r->tenant_id, r->epm_ticket, r->requested_at, r->user_name,
                        r->host, r->application, r->reason, r->details, r->raw};
     for (int i = 0; i < 11; i++)
-        bind_text(s, 1 + i, v[i]);
+        store_bind_text_nn(s, 1 + i, v[i]);
     if (r->incoming_id)
         sqlite3_bind_int64(s, 12, r->incoming_id);
-    bind_text(s, 13, r->task_table);
-    bind_text(s, 14, r->task_sys_id);
-    bind_text(s, 15, r->task_number);
+    store_bind_text_nn(s, 13, r->task_table);
+    store_bind_text_nn(s, 14, r->task_sys_id);
+    store_bind_text_nn(s, 15, r->task_number);
     sqlite3_bind_int64(s, 16, r->created_ms);
     rc = sqlite3_step(s);
     int xrc = sqlite3_extended_errcode(st->db);
@@ -374,7 +369,7 @@ tb_err store_jit_request_epm_update(tb_store *st, int64_t id, const tb_jit_epm_u
     sqlite3_bind_int64(s, 1, id);
     const char *v[] = {u->decision, u->decision_time, u->decided_by, u->duration, u->start_time, u->end_time};
     for (int i = 0; i < 6; i++)
-        bind_text(s, 2 + i, v[i]);
+        store_bind_text_nn(s, 2 + i, v[i]);
     sqlite3_bind_int64(s, 8, incoming_id);
     sqlite3_bind_int64(s, 9, now);
     rc = sqlite3_step(s);
@@ -410,7 +405,7 @@ tb_err store_jit_decision_insert(tb_store *st, const tb_jit_decision_rec *r, int
     sqlite3_bind_int64(s, 1, r->request);
     const char *v[] = {r->decision, r->reason, r->duration, r->performed_by, r->decision_time, r->body};
     for (int i = 0; i < 6; i++)
-        bind_text(s, 2 + i, v[i]);
+        store_bind_text_nn(s, 2 + i, v[i]);
     sqlite3_bind_int64(s, 8, r->now);
     rc = sqlite3_step(s);
     sqlite3_finalize(s);
@@ -512,7 +507,7 @@ tb_err store_jit_decision_finish(tb_store *st, int64_t id, const char *state, in
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_text(s, 2, state, -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 3, http_status);
-    bind_text(s, 4, error);
+    store_bind_text_nn(s, 4, error);
     sqlite3_bind_int64(s, 5, now);
     rc = sqlite3_step(s);
     sqlite3_finalize(s);
