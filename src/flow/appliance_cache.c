@@ -7,16 +7,12 @@
 #include <strings.h>
 
 #include "core/log.h"
+#include "flow/snapshot_cache.h"
 #include "store/store.h"
 
 struct appliance_cache {
-    pthread_mutex_t mu;             /* guards cur and refs */
-    pthread_mutex_t reload_mu;      /* one reload at a time; guards st, version */
-    tb_store *st;
-    tb_secret_key key;
-    int64_t version;
-    bool loaded;
-    appliance_snapshot *cur;
+    snapshot_cache *snaps;
+    tb_secret_key key;              /* decrypts the secrets of reloaded records */
 };
 
 void appliance_host_of(const char *hostname, char *out, size_t outsz)
@@ -61,8 +57,9 @@ static void entry_free(appliance_entry *e)
     tb_ipacl_free(&e->accepted);
 }
 
-static void snapshot_free(appliance_snapshot *s)
+static void snapshot_free(snapshot_hdr *h)
 {
+    appliance_snapshot *s = (appliance_snapshot *)h;
     if (!s)
         return;
     for (size_t i = 0; i < s->n; i++)
@@ -73,11 +70,11 @@ static void snapshot_free(appliance_snapshot *s)
     free(s);
 }
 
-static tb_err load_ticket_system(appliance_cache *c, appliance_snapshot *s)
+static tb_err load_ticket_system(tb_store *st, appliance_snapshot *s)
 {
     tb_wire_field *w;
     size_t nw;
-    tb_err e = store_wire_fields_list(c->st, &w, &nw);
+    tb_err e = store_wire_fields_list(st, &w, &nw);
     if (e)
         return e;
     ts_wire_name *extra = nw ? calloc(nw, sizeof *extra) : NULL;
@@ -90,14 +87,15 @@ static tb_err load_ticket_system(appliance_cache *c, appliance_snapshot *s)
     e = ts_field_map_build(extra, nw, &s->ts_map);
     free(extra);
     tb_wire_fields_free(w, nw);
-    return e ? e : store_active_states_list(c->st, &s->states, &s->nstates);
+    return e ? e : store_active_states_list(st, &s->states, &s->nstates);
 }
 
-static tb_err build(appliance_cache *c, appliance_snapshot **out)
+static tb_err build(tb_store *st, void *ctx, snapshot_hdr **out)
 {
+    appliance_cache *c = ctx;
     tb_appliance *rows;
     size_t n;
-    tb_err e = store_appliance_list(c->st, &rows, &n);
+    tb_err e = store_appliance_list(st, &rows, &n);
     if (e)
         return e;
     appliance_snapshot *s = calloc(1, sizeof *s);
@@ -153,17 +151,16 @@ static tb_err build(appliance_cache *c, appliance_snapshot **out)
             e = TB_ERR_CONFIG;
         }
         if (!e)
-            e = store_override_list(c->st, r->id, &a->rules, &a->nrules);
+            e = store_override_list(st, r->id, &a->rules, &a->nrules);
     }
     tb_appliances_free(rows, n);
     if (!e)
-        e = load_ticket_system(c, s);
+        e = load_ticket_system(st, s);
     if (e) {
-        snapshot_free(s);
+        snapshot_free(&s->hdr);
         return e;
     }
-    s->refs = 1;
-    *out = s;
+    *out = &s->hdr;
     return TB_OK;
 }
 
@@ -172,17 +169,11 @@ tb_err appliance_cache_open(const char *db_path, const tb_secret_key *key, appli
     appliance_cache *c = calloc(1, sizeof *c);
     if (!c)
         return TB_ERR_NOMEM;
-    tb_err e = store_open(db_path, 0, &c->st);
-    if (e) {
-        free(c);
-        return e;
-    }
     c->key = *key;
-    pthread_mutex_init(&c->mu, NULL);
-    pthread_mutex_init(&c->reload_mu, NULL);
-    e = appliance_cache_refresh(c);
+    tb_err e = snapshot_cache_open(db_path, build, snapshot_free, c, &c->snaps);
     if (e) {
-        appliance_cache_close(c);
+        tb_secret_key_wipe(&c->key);
+        free(c);
         return e;
     }
     *out = c;
@@ -193,57 +184,24 @@ void appliance_cache_close(appliance_cache *c)
 {
     if (!c)
         return;
-    snapshot_free(c->cur);
-    store_close(c->st);
+    snapshot_cache_close(c->snaps);
     tb_secret_key_wipe(&c->key);
-    pthread_mutex_destroy(&c->mu);
-    pthread_mutex_destroy(&c->reload_mu);
     free(c);
 }
 
 tb_err appliance_cache_refresh(appliance_cache *c)
 {
-    pthread_mutex_lock(&c->reload_mu);
-    int64_t v = 0;
-    tb_err e = store_data_version(c->st, &v);
-    if (!e && (!c->loaded || v != c->version)) {
-        appliance_snapshot *s;
-        e = build(c, &s);
-        if (!e) {
-            pthread_mutex_lock(&c->mu);
-            appliance_snapshot *old = c->cur;
-            c->cur = s;
-            bool free_old = old && --old->refs == 0;
-            pthread_mutex_unlock(&c->mu);
-            if (free_old)
-                snapshot_free(old);
-            c->version = v;
-            c->loaded = true;
-        }
-    }
-    pthread_mutex_unlock(&c->reload_mu);
-    return e;
+    return snapshot_cache_refresh(c->snaps);
 }
 
 appliance_snapshot *appliance_cache_acquire(appliance_cache *c)
 {
-    pthread_mutex_lock(&c->mu);
-    appliance_snapshot *s = c->cur;
-    if (s)
-        s->refs++;
-    pthread_mutex_unlock(&c->mu);
-    return s;
+    return (appliance_snapshot *)snapshot_cache_acquire(c->snaps);
 }
 
 void appliance_cache_release(appliance_cache *c, appliance_snapshot *s)
 {
-    if (!s)
-        return;
-    pthread_mutex_lock(&c->mu);
-    bool free_it = --s->refs == 0;
-    pthread_mutex_unlock(&c->mu);
-    if (free_it)
-        snapshot_free(s);
+    snapshot_cache_release(c->snaps, s ? &s->hdr : NULL);
 }
 
 const appliance_entry *appliance_find_name(const appliance_snapshot *s, const char *name)

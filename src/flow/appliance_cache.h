@@ -17,6 +17,7 @@
 #include "core/ipacl.h"
 #include "core/secret.h"
 #include "bt/ticket_system.h"
+#include "flow/snapshot_cache.h"
 #include "store/store_approval.h"
 
 typedef struct appliance_entry {
@@ -46,7 +47,7 @@ typedef struct appliance_entry {
 } appliance_entry;
 
 typedef struct appliance_snapshot {
-    int refs;               /* guarded by the cache mutex */
+    snapshot_hdr hdr;       /* first: the cache's reference count */
     size_t n;
     appliance_entry *v;
     /* Global ticket-system settings that change with the records. */

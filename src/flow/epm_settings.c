@@ -56,7 +56,6 @@ tb_err epm_settings_load(tb_store *st, const tb_secret_key *key, epm_settings **
     s->exists = !e;
     if (e)
         memset(&c, 0, sizeof c);
-    s->refs = 1;
     s->host = dup_or(c.host, "");
     s->tenant_id = dup_or(c.tenant_id, "");
     s->client_id = dup_or(c.client_id, "");
@@ -118,30 +117,38 @@ bool epm_host_looks_right(const char *host)
 /* ---- the cache ---- */
 
 struct epm_settings_cache {
-    pthread_mutex_t mu;             /* guards cur and refs */
-    pthread_mutex_t reload_mu;      /* one reload at a time; guards st, version, loaded */
-    tb_store *st;
-    tb_secret_key key;
-    epm_settings *cur;
-    int64_t version;
-    bool loaded;
+    snapshot_cache *snaps;
+    tb_secret_key key;              /* decrypts the secrets of reloaded records */
 };
+
+static tb_err build(tb_store *st, void *ctx, snapshot_hdr **out)
+{
+    epm_settings_cache *c = ctx;
+    epm_settings *s;
+    tb_err e = epm_settings_load(st, &c->key, &s);
+    if (e) {
+        TB_LOGE("EPM configuration not loaded", "err=\"%s\"", tb_strerror(e));
+        return e;
+    }
+    *out = &s->hdr;
+    return TB_OK;
+}
+
+static void snapshot_free(snapshot_hdr *h)
+{
+    epm_settings_free((epm_settings *)h);
+}
 
 tb_err epm_settings_cache_open(const char *db_path, const tb_secret_key *key, epm_settings_cache **out)
 {
     epm_settings_cache *c = calloc(1, sizeof *c);
     if (!c)
         return TB_ERR_NOMEM;
-    tb_err e = store_open(db_path, 0, &c->st);
-    if (e) {
-        free(c);
-        return e;
-    }
     c->key = *key;
-    pthread_mutex_init(&c->mu, NULL);
-    pthread_mutex_init(&c->reload_mu, NULL);
-    if ((e = epm_settings_cache_refresh(c))) {
-        epm_settings_cache_close(c);
+    tb_err e = snapshot_cache_open(db_path, build, snapshot_free, c, &c->snaps);
+    if (e) {
+        tb_secret_key_wipe(&c->key);
+        free(c);
         return e;
     }
     *out = c;
@@ -152,56 +159,22 @@ void epm_settings_cache_close(epm_settings_cache *c)
 {
     if (!c)
         return;
-    epm_settings_free(c->cur);
-    store_close(c->st);
+    snapshot_cache_close(c->snaps);
     tb_secret_key_wipe(&c->key);
-    pthread_mutex_destroy(&c->mu);
-    pthread_mutex_destroy(&c->reload_mu);
     free(c);
 }
 
 tb_err epm_settings_cache_refresh(epm_settings_cache *c)
 {
-    pthread_mutex_lock(&c->reload_mu);
-    int64_t v = 0;
-    tb_err e = store_data_version(c->st, &v);
-    if (!e && (!c->loaded || v != c->version)) {
-        epm_settings *s;
-        if ((e = epm_settings_load(c->st, &c->key, &s))) {
-            TB_LOGE("EPM configuration not loaded", "err=\"%s\"", tb_strerror(e));
-        } else {
-            pthread_mutex_lock(&c->mu);
-            epm_settings *old = c->cur;
-            c->cur = s;
-            bool free_old = old && --old->refs == 0;
-            pthread_mutex_unlock(&c->mu);
-            if (free_old)
-                epm_settings_free(old);
-            c->version = v;
-            c->loaded = true;
-        }
-    }
-    pthread_mutex_unlock(&c->reload_mu);
-    return e;
+    return snapshot_cache_refresh(c->snaps);
 }
 
 epm_settings *epm_settings_acquire(epm_settings_cache *c)
 {
-    pthread_mutex_lock(&c->mu);
-    epm_settings *s = c->cur;
-    if (s)
-        s->refs++;
-    pthread_mutex_unlock(&c->mu);
-    return s;
+    return (epm_settings *)snapshot_cache_acquire(c->snaps);
 }
 
 void epm_settings_release(epm_settings_cache *c, epm_settings *s)
 {
-    if (!s)
-        return;
-    pthread_mutex_lock(&c->mu);
-    bool free_it = --s->refs == 0;
-    pthread_mutex_unlock(&c->mu);
-    if (free_it)
-        epm_settings_free(s);
+    snapshot_cache_release(c->snaps, s ? &s->hdr : NULL);
 }

@@ -14,12 +14,13 @@
 #include "bt/epm_api.h"
 #include "core/err.h"
 #include "core/secret.h"
+#include "flow/snapshot_cache.h"
 #include "store/store.h"
 
 #define EPM_URL_MAX 1024
 
 typedef struct epm_settings {
-    int refs;                       /* guarded by the cache mutex */
+    snapshot_hdr hdr;               /* first: the cache's reference count */
     bool exists;                    /* the Default record exists */
     char *host;                     /* as configured */
     char base_url[EPM_URL_MAX];     /* "" when host is empty or unusable */

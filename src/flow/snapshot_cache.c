@@ -1,0 +1,98 @@
+#include "flow/snapshot_cache.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+struct snapshot_cache {
+    pthread_mutex_t mu;             /* guards cur and every snapshot's refs */
+    pthread_mutex_t reload_mu;      /* one rebuild at a time; guards st, version, loaded */
+    tb_store *st;
+    snapshot_build_fn build;
+    snapshot_free_fn free_fn;
+    void *ctx;
+    int64_t version;
+    bool loaded;
+    snapshot_hdr *cur;
+};
+
+tb_err snapshot_cache_open(const char *db_path, snapshot_build_fn build, snapshot_free_fn free_fn, void *ctx,
+                           snapshot_cache **out)
+{
+    snapshot_cache *c = calloc(1, sizeof *c);
+    if (!c)
+        return TB_ERR_NOMEM;
+    tb_err e = store_open(db_path, 0, &c->st);
+    if (e) {
+        free(c);
+        return e;
+    }
+    c->build = build;
+    c->free_fn = free_fn;
+    c->ctx = ctx;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->reload_mu, NULL);
+    if ((e = snapshot_cache_refresh(c))) {
+        snapshot_cache_close(c);
+        return e;
+    }
+    *out = c;
+    return TB_OK;
+}
+
+void snapshot_cache_close(snapshot_cache *c)
+{
+    if (!c)
+        return;
+    if (c->cur)
+        c->free_fn(c->cur);
+    store_close(c->st);
+    pthread_mutex_destroy(&c->mu);
+    pthread_mutex_destroy(&c->reload_mu);
+    free(c);
+}
+
+tb_err snapshot_cache_refresh(snapshot_cache *c)
+{
+    pthread_mutex_lock(&c->reload_mu);
+    int64_t v = 0;
+    tb_err e = store_data_version(c->st, &v);
+    if (!e && (!c->loaded || v != c->version)) {
+        snapshot_hdr *s = NULL;
+        if (!(e = c->build(c->st, c->ctx, &s))) {
+            s->refs = 1;
+            pthread_mutex_lock(&c->mu);
+            snapshot_hdr *old = c->cur;
+            c->cur = s;
+            bool free_old = old && --old->refs == 0;
+            pthread_mutex_unlock(&c->mu);
+            if (free_old)
+                c->free_fn(old);
+            c->version = v;
+            c->loaded = true;
+        }
+    }
+    pthread_mutex_unlock(&c->reload_mu);
+    return e;
+}
+
+snapshot_hdr *snapshot_cache_acquire(snapshot_cache *c)
+{
+    pthread_mutex_lock(&c->mu);
+    snapshot_hdr *s = c->cur;
+    if (s)
+        s->refs++;
+    pthread_mutex_unlock(&c->mu);
+    return s;
+}
+
+void snapshot_cache_release(snapshot_cache *c, snapshot_hdr *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&c->mu);
+    bool free_it = --s->refs == 0;
+    pthread_mutex_unlock(&c->mu);
+    if (free_it)
+        c->free_fn(s);
+}
