@@ -30,7 +30,8 @@ static const char *const case_tables[] = {CSM_CASE_TABLE, NULL};
 struct csm {
     csm_opts opt;
     char *db_path;
-    bt_oauth_cache *tokens;
+    bt_oauth_cache *tokens;         /* opt.tokens, or owned_tokens */
+    bt_oauth_cache *owned_tokens;
     pthread_key_t tls;
     itsm_table *catalog;            /* only for the case table's columns */
     const snq_table *case_cols;
@@ -87,7 +88,8 @@ tb_err csm_new(const csm_opts *opt, csm **out)
         return TB_ERR_NOMEM;
     c->opt = *opt;
     c->db_path = strdup(opt->db_path);
-    tb_err e = c->db_path ? bt_oauth_cache_new(&c->tokens) : TB_ERR_NOMEM;
+    tb_err e = !c->db_path ? TB_ERR_NOMEM : opt->tokens ? TB_OK : bt_oauth_cache_new(&c->owned_tokens);
+    c->tokens = opt->tokens ? opt->tokens : c->owned_tokens;
     /* The case table's columns come from ticketbridge's own ticket schema,
      * which every database has: with a remote store they are the ServiceNow
      * base fields it models (docs/csm.md). Without it, a remote store's
@@ -106,7 +108,7 @@ tb_err csm_new(const csm_opts *opt, csm **out)
         c->opt.db_path = c->db_path;
     if (e) {
         itsm_table_close(c->catalog);
-        bt_oauth_cache_free(c->tokens);
+        bt_oauth_cache_free(c->owned_tokens);
         free(c->db_path);
         free(c);
         return e;
@@ -124,7 +126,7 @@ void csm_free(csm *c)
     pthread_key_delete(c->tls);
     itsm_close(c->writer_tickets);
     itsm_table_close(c->catalog);
-    bt_oauth_cache_free(c->tokens);
+    bt_oauth_cache_free(c->owned_tokens);
     free(c->db_path);
     free(c);
 }

@@ -43,6 +43,7 @@
 #include "store/store_csm.h"
 #include "store/writer.h"
 
+#include "bt/oauth.h"
 #include "flow/ticket_store.h"
 
 #define CSM_JOB_KIND "case_event"
@@ -55,6 +56,9 @@ typedef struct csm_opts {
     ticket_store *tickets;          /* borrowed: the configured ticket store */
     appliance_cache *appliances;    /* borrowed */
     tb_writer *writer;              /* borrowed */
+    /* borrowed: the appliance tokens the importer holds too, so that each
+     * API account has one token, not one per flow; NULL = its own */
+    bt_oauth_cache *tokens;
 } csm_opts;
 
 tb_err csm_new(const csm_opts *opt, csm **out);

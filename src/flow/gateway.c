@@ -223,15 +223,21 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
         snprintf(err, errsz, "cannot initialise libcurl (%s)", tb_strerror(e));
         goto fail;
     }
-    import_opts io = {.db_path = cfg->database, .tickets = g->ticket_store, .appliances = g->intake.appliances, .writer = g->intake.writer};
+    import_opts io = {.db_path = cfg->database, .tickets = g->ticket_store, .appliances = g->intake.appliances,
+                      .writer = g->intake.writer};
     workers_opts wo = {.threads = cfg->workers};
-    csm_opts co = {.db_path = cfg->database, .tickets = g->ticket_store, .appliances = g->intake.appliances, .writer = g->intake.writer};
-    if ((e = import_ctx_new(&io, &g->import)) || (e = workers_new(g->intake.writer, &wo, &g->intake.jobs)) ||
+    if (!(e = import_ctx_new(&io, &g->import))) {
+        /* CSM calls the same appliances: one token per API account. */
+        csm_opts co = {.db_path = cfg->database, .tickets = g->ticket_store, .appliances = g->intake.appliances,
+                       .writer = g->intake.writer, .tokens = import_tokens(g->import)};
+        e = csm_new(&co, &g->csm);
+    }
+    if (e || (e = workers_new(g->intake.writer, &wo, &g->intake.jobs)) ||
         (e = workers_register(g->intake.jobs, IMPORT_JOB_KIND, import_job, g->import)) ||
         (e = workers_register(g->intake.jobs, RECONCILE_JOB_KIND, reconcile_job, g->import)) ||
         (e = workers_register(g->intake.jobs, SESSION_KEY_PULL_JOB_KIND, session_pull_job, g->import)) ||
         (e = workers_register(g->intake.jobs, TICKET_WRITE_JOB, ticket_outbox_job, g->ticket_store)) ||
-        (e = csm_new(&co, &g->csm)) || (e = workers_register(g->intake.jobs, CSM_JOB_KIND, csm_job, g->csm)) ||
+        (e = workers_register(g->intake.jobs, CSM_JOB_KIND, csm_job, g->csm)) ||
         (e = epm_attach(g->epm, g->intake.writer, g->intake.jobs)) ||
         (e = workers_start(g->intake.jobs))) {
         snprintf(err, errsz, "cannot start the job workers (%s)", tb_strerror(e));

@@ -396,6 +396,11 @@ static tb_err feed(void *ctx, const char *data, size_t len)
     return bt_report_parser_feed(ctx, data, len);
 }
 
+struct bt_oauth_cache *import_tokens(import_ctx *c)
+{
+    return c->tokens;
+}
+
 tb_err import_lsid(import_ctx *c, int64_t appliance_id, const char *lsid, import_result *res, char *err,
                    size_t errsz)
 {

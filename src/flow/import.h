@@ -45,6 +45,9 @@ typedef struct import_opts {
 } import_opts;
 
 tb_err import_ctx_new(const import_opts *opt, import_ctx **out);
+/* The importer's appliance tokens, to share with other flows calling the
+ * same appliances (borrowed, lives as long as c). */
+struct bt_oauth_cache *import_tokens(import_ctx *c);
 void import_ctx_free(import_ctx *c);
 
 /* What one import did (for the CLI and tests). */
