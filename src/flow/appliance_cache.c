@@ -10,11 +10,6 @@
 #include "flow/snapshot_cache.h"
 #include "store/store.h"
 
-struct appliance_cache {
-    snapshot_cache *snaps;
-    tb_secret_key key;              /* decrypts the secrets of reloaded records */
-};
-
 void appliance_host_of(const char *hostname, char *out, size_t outsz)
 {
     if (!outsz)
@@ -92,7 +87,7 @@ static tb_err load_ticket_system(tb_store *st, appliance_snapshot *s)
 
 static tb_err build(tb_store *st, void *ctx, snapshot_hdr **out)
 {
-    appliance_cache *c = ctx;
+    const tb_secret_key *key = ctx; /* decrypts the records' secrets */
     tb_appliance *rows;
     size_t n;
     tb_err e = store_appliance_list(st, &rows, &n);
@@ -132,14 +127,14 @@ static tb_err build(tb_store *st, void *ctx, snapshot_hdr **out)
             break;
         }
         if (r->outbound_token_sealed[0]) {
-            e = tb_secret_open(&c->key, r->outbound_token_sealed, &a->outbound_token);
+            e = tb_secret_open(key, r->outbound_token_sealed, &a->outbound_token);
             if (e) {
                 TB_LOGE("cannot decrypt outbound event token", "appliance=%s", r->name);
                 break;
             }
         }
         if (r->client_secret_sealed[0]) {
-            e = tb_secret_open(&c->key, r->client_secret_sealed, &a->client_secret);
+            e = tb_secret_open(key, r->client_secret_sealed, &a->client_secret);
             if (e) {
                 TB_LOGE("cannot decrypt OAuth client secret", "appliance=%s", r->name);
                 break;
@@ -164,44 +159,19 @@ static tb_err build(tb_store *st, void *ctx, snapshot_hdr **out)
     return TB_OK;
 }
 
+static void key_free(void *k)
+{
+    tb_secret_key_wipe(k);
+    free(k);
+}
+
 tb_err appliance_cache_open(const char *db_path, const tb_secret_key *key, appliance_cache **out)
 {
-    appliance_cache *c = calloc(1, sizeof *c);
-    if (!c)
+    tb_secret_key *k = malloc(sizeof *k);
+    if (!k)
         return TB_ERR_NOMEM;
-    c->key = *key;
-    tb_err e = snapshot_cache_open(db_path, build, snapshot_free, c, &c->snaps);
-    if (e) {
-        tb_secret_key_wipe(&c->key);
-        free(c);
-        return e;
-    }
-    *out = c;
-    return TB_OK;
-}
-
-void appliance_cache_close(appliance_cache *c)
-{
-    if (!c)
-        return;
-    snapshot_cache_close(c->snaps);
-    tb_secret_key_wipe(&c->key);
-    free(c);
-}
-
-tb_err appliance_cache_refresh(appliance_cache *c)
-{
-    return snapshot_cache_refresh(c->snaps);
-}
-
-appliance_snapshot *appliance_cache_acquire(appliance_cache *c)
-{
-    return (appliance_snapshot *)snapshot_cache_acquire(c->snaps);
-}
-
-void appliance_cache_release(appliance_cache *c, appliance_snapshot *s)
-{
-    snapshot_cache_release(c->snaps, s ? &s->hdr : NULL);
+    *k = *key;
+    return snapshot_cache_open(db_path, build, snapshot_free, k, key_free, out);
 }
 
 const appliance_entry *appliance_find_name(const appliance_snapshot *s, const char *name)

@@ -56,14 +56,21 @@ typedef struct appliance_snapshot {
     size_t nstates;
 } appliance_snapshot;
 
-typedef struct appliance_cache appliance_cache;
+typedef snapshot_cache appliance_cache;
 
+/* Keeps a copy of key (wiped at close) to decrypt reloaded records. */
 tb_err appliance_cache_open(const char *db_path, const tb_secret_key *key, appliance_cache **out);
-void appliance_cache_close(appliance_cache *c);
+static inline void appliance_cache_close(appliance_cache *c) { snapshot_cache_close(c); }
 /* Reloads if the database changed since the last load. Thread-safe. */
-tb_err appliance_cache_refresh(appliance_cache *c);
-appliance_snapshot *appliance_cache_acquire(appliance_cache *c);
-void appliance_cache_release(appliance_cache *c, appliance_snapshot *s);
+static inline tb_err appliance_cache_refresh(appliance_cache *c) { return snapshot_cache_refresh(c); }
+static inline appliance_snapshot *appliance_cache_acquire(appliance_cache *c)
+{
+    return (appliance_snapshot *)snapshot_cache_acquire(c);
+}
+static inline void appliance_cache_release(appliance_cache *c, appliance_snapshot *s)
+{
+    snapshot_cache_release(c, s ? &s->hdr : NULL);
+}
 
 const appliance_entry *appliance_find_name(const appliance_snapshot *s, const char *name);
 const appliance_entry *appliance_find_row(const appliance_snapshot *s, int64_t id);

@@ -116,16 +116,10 @@ bool epm_host_looks_right(const char *host)
 
 /* ---- the cache ---- */
 
-struct epm_settings_cache {
-    snapshot_cache *snaps;
-    tb_secret_key key;              /* decrypts the secrets of reloaded records */
-};
-
 static tb_err build(tb_store *st, void *ctx, snapshot_hdr **out)
 {
-    epm_settings_cache *c = ctx;
     epm_settings *s;
-    tb_err e = epm_settings_load(st, &c->key, &s);
+    tb_err e = epm_settings_load(st, ctx, &s);
     if (e) {
         TB_LOGE("EPM configuration not loaded", "err=\"%s\"", tb_strerror(e));
         return e;
@@ -139,42 +133,17 @@ static void snapshot_free(snapshot_hdr *h)
     epm_settings_free((epm_settings *)h);
 }
 
+static void key_free(void *k)
+{
+    tb_secret_key_wipe(k);
+    free(k);
+}
+
 tb_err epm_settings_cache_open(const char *db_path, const tb_secret_key *key, epm_settings_cache **out)
 {
-    epm_settings_cache *c = calloc(1, sizeof *c);
-    if (!c)
+    tb_secret_key *k = malloc(sizeof *k);
+    if (!k)
         return TB_ERR_NOMEM;
-    c->key = *key;
-    tb_err e = snapshot_cache_open(db_path, build, snapshot_free, c, &c->snaps);
-    if (e) {
-        tb_secret_key_wipe(&c->key);
-        free(c);
-        return e;
-    }
-    *out = c;
-    return TB_OK;
-}
-
-void epm_settings_cache_close(epm_settings_cache *c)
-{
-    if (!c)
-        return;
-    snapshot_cache_close(c->snaps);
-    tb_secret_key_wipe(&c->key);
-    free(c);
-}
-
-tb_err epm_settings_cache_refresh(epm_settings_cache *c)
-{
-    return snapshot_cache_refresh(c->snaps);
-}
-
-epm_settings *epm_settings_acquire(epm_settings_cache *c)
-{
-    return (epm_settings *)snapshot_cache_acquire(c->snaps);
-}
-
-void epm_settings_release(epm_settings_cache *c, epm_settings *s)
-{
-    snapshot_cache_release(c->snaps, s ? &s->hdr : NULL);
+    *k = *key;
+    return snapshot_cache_open(db_path, build, snapshot_free, k, key_free, out);
 }

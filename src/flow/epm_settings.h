@@ -45,13 +45,19 @@ epm_conn epm_settings_conn(const epm_settings *s);
  * hostname includes -services suffix"); host may be a URL. */
 bool epm_host_looks_right(const char *host);
 
-typedef struct epm_settings_cache epm_settings_cache;
+typedef snapshot_cache epm_settings_cache;
 
 /* Keeps a copy of key (wiped at close) to decrypt reloaded records. */
 tb_err epm_settings_cache_open(const char *db_path, const tb_secret_key *key, epm_settings_cache **out);
-void epm_settings_cache_close(epm_settings_cache *c);
-tb_err epm_settings_cache_refresh(epm_settings_cache *c);
-epm_settings *epm_settings_acquire(epm_settings_cache *c);
-void epm_settings_release(epm_settings_cache *c, epm_settings *s);
+static inline void epm_settings_cache_close(epm_settings_cache *c) { snapshot_cache_close(c); }
+static inline tb_err epm_settings_cache_refresh(epm_settings_cache *c) { return snapshot_cache_refresh(c); }
+static inline epm_settings *epm_settings_acquire(epm_settings_cache *c)
+{
+    return (epm_settings *)snapshot_cache_acquire(c);
+}
+static inline void epm_settings_release(epm_settings_cache *c, epm_settings *s)
+{
+    snapshot_cache_release(c, s ? &s->hdr : NULL);
+}
 
 #endif

@@ -11,27 +11,32 @@ struct snapshot_cache {
     snapshot_build_fn build;
     snapshot_free_fn free_fn;
     void *ctx;
+    void (*ctx_free)(void *);
     int64_t version;
     bool loaded;
     snapshot_hdr *cur;
 };
 
 tb_err snapshot_cache_open(const char *db_path, snapshot_build_fn build, snapshot_free_fn free_fn, void *ctx,
-                           snapshot_cache **out)
+                           void (*ctx_free)(void *), snapshot_cache **out)
 {
     snapshot_cache *c = calloc(1, sizeof *c);
-    if (!c)
+    if (!c) {
+        if (ctx_free)
+            ctx_free(ctx);
         return TB_ERR_NOMEM;
+    }
+    c->ctx = ctx;
+    c->ctx_free = ctx_free;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->reload_mu, NULL);
     tb_err e = store_open(db_path, 0, &c->st);
     if (e) {
-        free(c);
+        snapshot_cache_close(c);
         return e;
     }
     c->build = build;
     c->free_fn = free_fn;
-    c->ctx = ctx;
-    pthread_mutex_init(&c->mu, NULL);
-    pthread_mutex_init(&c->reload_mu, NULL);
     if ((e = snapshot_cache_refresh(c))) {
         snapshot_cache_close(c);
         return e;
@@ -46,6 +51,8 @@ void snapshot_cache_close(snapshot_cache *c)
         return;
     if (c->cur)
         c->free_fn(c->cur);
+    if (c->ctx_free)
+        c->ctx_free(c->ctx);
     store_close(c->st);
     pthread_mutex_destroy(&c->mu);
     pthread_mutex_destroy(&c->reload_mu);

@@ -21,10 +21,11 @@ typedef void (*snapshot_free_fn)(snapshot_hdr *s);
 
 typedef struct snapshot_cache snapshot_cache;
 
-/* Opens its own connection to db_path and builds the first snapshot. ctx is
- * borrowed for the cache's life. */
+/* Opens its own connection to db_path and builds the first snapshot. The
+ * cache owns ctx from this call on, and releases it with ctx_free (may be
+ * NULL) at close, or at once when opening fails. */
 tb_err snapshot_cache_open(const char *db_path, snapshot_build_fn build, snapshot_free_fn free_fn, void *ctx,
-                           snapshot_cache **out);
+                           void (*ctx_free)(void *), snapshot_cache **out);
 void snapshot_cache_close(snapshot_cache *c);
 /* Rebuilds if the database changed since the last build (a failed build
  * keeps the old snapshot). Thread-safe. */
