@@ -159,19 +159,9 @@ static tb_err build(tb_store *st, void *ctx, snapshot_hdr **out)
     return TB_OK;
 }
 
-static void key_free(void *k)
-{
-    tb_secret_key_wipe(k);
-    free(k);
-}
-
 tb_err appliance_cache_open(const char *db_path, const tb_secret_key *key, appliance_cache **out)
 {
-    tb_secret_key *k = malloc(sizeof *k);
-    if (!k)
-        return TB_ERR_NOMEM;
-    *k = *key;
-    return snapshot_cache_open(db_path, build, snapshot_free, k, key_free, out);
+    return snapshot_cache_open_keyed(db_path, build, snapshot_free, key, out);
 }
 
 const appliance_entry *appliance_find_name(const appliance_snapshot *s, const char *name)

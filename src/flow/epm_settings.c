@@ -133,17 +133,7 @@ static void snapshot_free(snapshot_hdr *h)
     epm_settings_free((epm_settings *)h);
 }
 
-static void key_free(void *k)
-{
-    tb_secret_key_wipe(k);
-    free(k);
-}
-
 tb_err epm_settings_cache_open(const char *db_path, const tb_secret_key *key, epm_settings_cache **out)
 {
-    tb_secret_key *k = malloc(sizeof *k);
-    if (!k)
-        return TB_ERR_NOMEM;
-    *k = *key;
-    return snapshot_cache_open(db_path, build, snapshot_free, k, key_free, out);
+    return snapshot_cache_open_keyed(db_path, build, snapshot_free, key, out);
 }

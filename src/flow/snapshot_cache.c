@@ -45,6 +45,22 @@ tb_err snapshot_cache_open(const char *db_path, snapshot_build_fn build, snapsho
     return TB_OK;
 }
 
+static void key_free(void *k)
+{
+    tb_secret_key_wipe(k);
+    free(k);
+}
+
+tb_err snapshot_cache_open_keyed(const char *db_path, snapshot_build_fn build, snapshot_free_fn free_fn,
+                                 const tb_secret_key *key, snapshot_cache **out)
+{
+    tb_secret_key *k = malloc(sizeof *k);
+    if (!k)
+        return TB_ERR_NOMEM;
+    *k = *key;
+    return snapshot_cache_open(db_path, build, free_fn, k, key_free, out);
+}
+
 void snapshot_cache_close(snapshot_cache *c)
 {
     if (!c)

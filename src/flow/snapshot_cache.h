@@ -8,6 +8,7 @@
 #define TB_FLOW_SNAPSHOT_CACHE_H
 
 #include "core/err.h"
+#include "core/secret.h"
 #include "store/store.h"
 
 typedef struct snapshot_hdr {
@@ -26,6 +27,10 @@ typedef struct snapshot_cache snapshot_cache;
  * NULL) at close, or at once when opening fails. */
 tb_err snapshot_cache_open(const char *db_path, snapshot_build_fn build, snapshot_free_fn free_fn, void *ctx,
                            void (*ctx_free)(void *), snapshot_cache **out);
+/* The same with ctx = a copy of key (wiped at close), for snapshots that
+ * decrypt the records' secrets. */
+tb_err snapshot_cache_open_keyed(const char *db_path, snapshot_build_fn build, snapshot_free_fn free_fn,
+                                 const tb_secret_key *key, snapshot_cache **out);
 void snapshot_cache_close(snapshot_cache *c);
 /* Rebuilds if the database changed since the last build (a failed build
  * keeps the old snapshot). Thread-safe. */
