@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libmicrohttpd-dev libcurl4-openssl-dev libexpat1-dev libjansson-dev
       libsqlite3-dev libsodium-dev libcmocka-dev
-      sqlite3 curl python3 procps openssl)
+      sqlite3 curl python3 procps openssl tinyproxy)
 if [ "${1:-}" = bench ]; then
   pkgs=(wrk procps)
 fi

@@ -1,7 +1,8 @@
 # The ServiceNow ticket-store backend end to end: ticketbridge A
 # (ticket_store = servicenow) against ticketbridge B serving the Table API
 # and Attachment API over HTTPS with a test CA. Tickets created, found,
-# updated, noted and attached through A land in B. Failures: B down, a
+# updated, noted and attached through A land in B, directly and through an
+# HTTP proxy (tinyproxy). Failures: B down, a
 # wrong password (401), throttling (429 with Retry-After), a B that does
 # not answer (timeout), bad configuration.
 . "$TB_E2E_LIB"
@@ -153,6 +154,37 @@ expect_eq "429: exit 1" "$rc" 1
 expect_match "  ServiceNow's message and Retry-After" "$out" "HTTP 429: Too Many Requests.*Retry-After [0-9]+ s is longer than servicenow_retry_max_wait_ms"
 expect_eq "  answered at once (Retry-After over the cap is not waited for)" "$([ $((SECONDS - t0)) -le 5 ] && echo yes)" yes
 expect_eq "  no retry made" "$(printf '%s' "$out" | grep -c 'servicenow busy')" 0
+
+# Through a proxy (the MID-server situation): a real HTTP proxy (tinyproxy)
+# on loopback tunnels A's HTTPS to B with CONNECT. A direct connection is
+# refused by pointing A at a proxy that is not there first.
+PROXY_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+B_PORT_NOW=${B_URL##*:}
+printf 'Port %s\nListen 127.0.0.1\nTimeout 30\nMaxClients 8\nAllow 127.0.0.1\nConnectPort %s\nLogLevel Connect\nLogFile "%s"\n' \
+  "$PROXY_PORT" "$B_PORT_NOW" "$WORK/proxy.log" >"$WORK/proxy.conf"
+if command -v tinyproxy >/dev/null; then
+  tinyproxy -d -c "$WORK/proxy.conf" >>"$WORK/proxy.log" 2>&1 &
+  PIDS+=("$!")
+  wait_until 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $PROXY_PORT), 1)" \
+    || not_ok "tinyproxy started"
+  a_conf "$WORK/a-proxy.conf" "servicenow_proxy = http://127.0.0.1:$PROXY_PORT"
+  out=$(no_proxy= NO_PROXY= "$TB_BIN" -c "$WORK/a-proxy.conf" --db "$DB" ticket show "$NUM" 2>&1)
+  expect_match "through the proxy: the ticket is read" "$out" "number: $NUM"
+  expect_match "  the proxy tunnelled it (CONNECT to B)" "$(cat "$WORK/proxy.log")" "CONNECT.*127.0.0.1:$B_PORT_NOW"
+  a_conf "$WORK/a-noproxy.conf" "servicenow_proxy = http://127.0.0.1:1"
+  out=$(no_proxy= NO_PROXY= "$TB_BIN" -c "$WORK/a-noproxy.conf" --db "$DB" ticket show "$NUM" 2>&1); rc=$?
+  expect_eq "proxy not there: exit 1 (no direct connection behind its back)" "$rc" 1
+  expect_match "  says it cannot reach" "$out" "cannot reach"
+  out=$(http_proxy=http://127.0.0.1:1 https_proxy=http://127.0.0.1:1 HTTPS_PROXY=http://127.0.0.1:1 \
+    "$TB_BIN" -c "$WORK/a.conf" --db "$DB" ticket show "$NUM" 2>&1)
+  expect_match "servicenow_proxy unset: the environment's proxy is used" "$out" "cannot reach"
+  a_conf "$WORK/a-none.conf" "servicenow_proxy = none"
+  out=$(https_proxy=http://127.0.0.1:1 HTTPS_PROXY=http://127.0.0.1:1 \
+    "$TB_BIN" -c "$WORK/a-none.conf" --db "$DB" ticket show "$NUM" 2>&1)
+  expect_match "servicenow_proxy = none: direct, whatever the environment says" "$out" "number: $NUM"
+else
+  not_ok "tinyproxy is not installed (scripts/deps.sh installs it)"
+fi
 
 # slow responses: B stopped (SIGSTOP) accepts connections but never answers
 a_conf "$WORK/a-fast.conf" "servicenow_timeout_ms = 1000"
