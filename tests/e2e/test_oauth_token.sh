@@ -107,12 +107,14 @@ expect_match "  no refresh_token: 400" "$HTTP_STATUS $HTTP_BODY" '^400 .*invalid
 # --- client_credentials: acts as the run-as user; 2 s lifetime
 tok --data-urlencode grant_type=client_credentials --data-urlencode client_id=ccclient \
   --data-urlencode client_secret=cc-client-secret-456
-expect_eq "client_credentials grant: 200" "$HTTP_STATUS" 200
-expect_eq "  expires_in 2" "$(json_get "$HTTP_BODY" expires_in)" 2
-expect_eq "  no refresh token (RFC 6749 4.4.3)" "$(json_get "$HTTP_BODY" refresh_token)" ""
-CT=$(json_get "$HTTP_BODY" access_token)
-http GET "$B_URL/api/now/table/incident?sysparm_limit=1" "${CA[@]}" -H "Authorization: Bearer $CT"
-expect_eq "  works as Bearer" "$HTTP_STATUS" 200
+# (used at once: the token lives 2 s, and a python start-up can take a second on a loaded machine)
+CT=$(printf '%s' "$HTTP_BODY" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+CT_BODY=$HTTP_BODY CT_STATUS=$HTTP_STATUS
+CT_USE=$(curl -s -o /dev/null -w '%{http_code}' "${CA[@]}" -H "Authorization: Bearer $CT" "$B_URL/api/now/table/incident?sysparm_limit=1")
+expect_eq "client_credentials grant: 200" "$CT_STATUS" 200
+expect_eq "  works as Bearer" "$CT_USE" 200
+expect_eq "  expires_in 2" "$(json_get "$CT_BODY" expires_in)" 2
+expect_eq "  no refresh token (RFC 6749 4.4.3)" "$(json_get "$CT_BODY" refresh_token)" ""
 expect_eq "  issued to the run-as user" "$(bsql "select a.username from tb_api_token t join tb_account a on a.id=t.account_id where t.name like 'oauth ccclient %'")" robot
 bearer_refused() { [ "$(curl -s -o /dev/null -w '%{http_code}' "${CA[@]}" -H "Authorization: Bearer $1" "$B_URL/api/now/table/incident?sysparm_limit=1")" = 401 ]; }
 wait_until 10 bearer_refused "$CT" && ok "  refused (401) once it expired" || not_ok "  refused (401) once it expired"
@@ -153,7 +155,8 @@ expect_eq "a JSON body: 400" "$HTTP_STATUS" 400
 tok --data-binary $'grant_type=password&client_id=pw\x01client&client_secret=%00'
 expect_eq "control characters and NUL: 400 or 401" "$(echo "$HTTP_STATUS" | grep -cE '^(400|401)$')" 1
 head -c 40000 /dev/zero | tr '\0' 'a' >"$WORK/big"
-tok --data-binary "@$WORK/big"
+# (a server closing the connection mid-upload can reach curl as a reset: try again)
+for i in 1 2 3; do tok --data-binary "@$WORK/big"; [ "$HTTP_STATUS" = 000 ] || break; done
 expect_eq "an oversized body: 413" "$HTTP_STATUS" 413
 tok --data-urlencode grant_type=password --data-urlencode "client_id=$(head -c 3000 /dev/zero | tr '\0' 'c')" \
   --data-urlencode client_secret=x --data-urlencode username=snow --data-urlencode "password=$PW"
@@ -219,8 +222,6 @@ for grant in pw cc; do
   wait_until 10 used && ok "  B recorded the Bearer token's use" || not_ok "  B recorded the Bearer token's use"
   expect_match "  B's log: the token issued" "$(grep 'oauth token issued' "$WORK/b.log" | grep "client=$client" | tail -1)" "user=$who"
 done
-expect_eq "A never sent Basic credentials (no Basic login in B's log)" "$(grep -c 'scheme=basic' "$WORK/b.log")" \
-  "$(grep -c 'scheme=basic' "$WORK/b.log")"
 
 # A wrong client secret in A's configuration: a clear error
 printf 'not-the-secret-000\n' >"$WORK/a-bad.secret"
