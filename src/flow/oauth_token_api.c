@@ -93,10 +93,15 @@ static bool password_ok(oauth_token_api *api, tb_http_req *req, const char *user
         sodium_bin2base64(hdr + 6, b64_len, (const unsigned char *)plain, plain_len,
                           sodium_base64_VARIANT_ORIGINAL);
         auth_principal who;
-        auth_result r = auth_check(api->auth, hdr, tb_http_peer_str(req), &who, NULL);
+        int64_t retry_ms = 0;
+        auth_result r = auth_check(api->auth, hdr, tb_http_peer_str(req), &who, &retry_ms);
         ok = r == AUTH_OK;
-        if (r == AUTH_THROTTLED)
+        if (r == AUTH_THROTTLED) {
+            char ra[24];
+            snprintf(ra, sizeof ra, "%lld", (long long)(retry_ms + 999) / 1000);
+            tb_http_reply_header(req, "Retry-After", ra);
             *status = 429;
+        }
         else if (r == AUTH_ERROR)
             *status = 503;
     } else

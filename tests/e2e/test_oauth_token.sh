@@ -167,10 +167,11 @@ http PUT "$B_URL/oauth_token.do" "${CA[@]}" --data grant_type=password
 expect_eq "PUT: 405" "$HTTP_STATUS" 405
 # failed-login throttling, as for Basic: distinct wrong passwords for one user
 for i in $(seq 1 12); do
-  tok --data-urlencode grant_type=password --data-urlencode client_id=pwclient \
+  tok -D "$WORK/hdr" --data-urlencode grant_type=password --data-urlencode client_id=pwclient \
     --data-urlencode client_secret=pw-client-secret-123 --data-urlencode username=nobody --data-urlencode "password=wrong-pass-$i"
 done
-expect_eq "repeated wrong passwords are throttled (429)" "$HTTP_STATUS" 429
+expect_eq "repeated wrong passwords are throttled (429)" "$HTTP_STATUS/$(json_get "$HTTP_BODY" error)" 429/too_many_requests
+expect_match "  with Retry-After" "$(tr -d '\r' <"$WORK/hdr")" '^Retry-After: [1-9][0-9]*$'
 expect_match "  refusals logged with their reason" "$(grep 'oauth token refused' "$WORK/b.log" | grep -c 'reason=bad_client')" '^[1-9]'
 [ "$(grep -c -e pw-client-secret -e "$PW" "$WORK/b.log")" = 0 ] && ok "  no secret in B's log" || not_ok "  no secret in B's log"
 
