@@ -70,7 +70,8 @@ static tb_err issue_write(tb_store *st, void *arg)
         e = store_oauth_access_add(st, is->client, is->username, hash, shown, is->now + is->lifetime, NULL);
     if (!e && is->new_refresh) {
         credential_token_hash(is->refresh, hash);
-        e = store_oauth_refresh_add(st, is->client, is->username, hash, is->now, is->now + OAUTH_REFRESH_LIFETIME);
+        e = store_oauth_refresh_add(st, is->client, is->username, hash, is->now,
+                                    is->now + OAUTH_REFRESH_LIFETIME);
     }
     return e;
 }
@@ -117,6 +118,8 @@ static bool password_ok(oauth_token_api *api, tb_http_req *req, const char *user
     return ok;
 }
 
+typedef enum { GRANT_UNSUPPORTED, GRANT_PASSWORD, GRANT_CLIENT, GRANT_REFRESH } grant_kind;
+
 static void handle(tb_http_req *req)
 {
     oauth_token_api *api = tb_http_route_ctx(req);
@@ -131,8 +134,11 @@ static void handle(tb_http_req *req)
     const char *grant = bt_form_get(&f, "grant_type");
     const char *cid = bt_form_get(&f, "client_id");
     const char *csecret = bt_form_get(&f, "client_secret");
-    int kind = !grant ? 0 : !strcmp(grant, "password") ? 1 : !strcmp(grant, "client_credentials") ? 2
-             : !strcmp(grant, "refresh_token") ? 3 : 0;
+    grant_kind kind = !grant                                 ? GRANT_UNSUPPORTED
+                      : !strcmp(grant, "password")           ? GRANT_PASSWORD
+                      : !strcmp(grant, "client_credentials") ? GRANT_CLIENT
+                      : !strcmp(grant, "refresh_token")      ? GRANT_REFRESH
+                                                             : GRANT_UNSUPPORTED;
     const char *user = bt_form_get(&f, "username"), *password = bt_form_get(&f, "password");
     const char *refresh = bt_form_get(&f, "refresh_token");
     tb_store *st = NULL;
@@ -140,16 +146,18 @@ static void handle(tb_http_req *req)
     char username[CREDENTIAL_USERNAME_MAX + 1] = "";
     const char *why = NULL;
     int status = 401;
-    if (!kind) {
+    if (kind == GRANT_UNSUPPORTED) {
         reply_oauth_error(req, 400, "unsupported_grant_type");
         goto out;
     }
-    if (!cid || !*cid || !csecret || (kind == 1 && (!user || !password)) || (kind == 3 && !refresh)) {
+    if (!cid || !*cid || !csecret || (kind == GRANT_PASSWORD && (!user || !password)) ||
+        (kind == GRANT_REFRESH && !refresh)) {
         reply_oauth_error(req, 400, "invalid_request");
         goto out;
     }
     tb_oauth_client c = {0};
-    tb_err e = strlen(cid) > OAUTH_CLIENT_ID_MAX ? TB_ERR_NOT_FOUND : store_open(api->db_path, STORE_READ_ONLY, &st);
+    tb_err e = strlen(cid) > OAUTH_CLIENT_ID_MAX ? TB_ERR_NOT_FOUND
+                                                 : store_open(api->db_path, STORE_READ_ONLY, &st);
     if (!e)
         e = store_oauth_client_find(st, cid, &c);
     if (e == TB_ERR_NOT_FOUND || (!e && !tb_password_verify(c.secret_hash, csecret)))
@@ -158,12 +166,12 @@ static void handle(tb_http_req *req)
         TB_LOGE("cannot read OAuth clients", "err=\"%s\"", tb_strerror(e));
         status = 503;
         why = "store";
-    } else if (kind == 1) {
+    } else if (kind == GRANT_PASSWORD) {
         if (password_ok(api, req, user, password, &status))
             snprintf(username, sizeof username, "%s", user);
         else
             why = status == 401 ? "bad_user" : "user_check";
-    } else if (kind == 2) {
+    } else if (kind == GRANT_CLIENT) {
         if (!c.run_as[0])
             why = "no_run_as";
         else
@@ -181,7 +189,7 @@ static void handle(tb_http_req *req)
             why = "store";
         }
     }
-    if (!why && kind != 1) {
+    if (!why && kind != GRANT_PASSWORD) {
         tb_account a;
         e = store_account_find(st, username, &a, NULL);
         if (e == TB_ERR_NOT_FOUND || (!e && a.disabled))
@@ -211,9 +219,9 @@ static void handle(tb_http_req *req)
     /* rounded up, so that a token lives at least its lifetime */
     is.now = (tb_now_ms() + 999) / 1000;
     credential_token_new(is.access);
-    if (kind == 3)
+    if (kind == GRANT_REFRESH)
         snprintf(is.refresh, sizeof is.refresh, "%s", refresh);
-    else if (kind == 1) {
+    else if (kind == GRANT_PASSWORD) {
         credential_token_new(is.refresh);
         is.new_refresh = true;
     }
@@ -251,5 +259,6 @@ out:
 
 tb_route oauth_token_api_route(oauth_token_api *api)
 {
-    return (tb_route){OAUTH_TOKEN_PATH, TB_M_POST, OAUTH_TOKEN_BODY_MAX, handle, "oauth_token", false, false, api};
+    return (tb_route){OAUTH_TOKEN_PATH, TB_M_POST, OAUTH_TOKEN_BODY_MAX, handle, "oauth_token",
+                      false, false, api};
 }
