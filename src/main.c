@@ -22,6 +22,7 @@ static const struct {
     {"ci", cli_ci, "add|list configuration items in the embedded ticket store"},
     {"user", cli_user, "add|list|passwd|roles|disable|enable|remove users who may call ticketbridge"},
     {"token", cli_token, "create|list|revoke API tokens of those users"},
+    {"oauth-client", cli_oauth_client, "add|list|remove OAuth clients that take tokens at /oauth_token.do"},
     {"sys-user", cli_sys_user, "add|list users (sys_user) in the embedded ticket store"},
     {"import", cli_import, "import one session now: --appliance NAME --lsid LSID"},
     {"sessions", cli_sessions, "list imported sessions [--task NUMBER] [--ci NAME]"},

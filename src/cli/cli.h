@@ -21,6 +21,7 @@ int cli_ci(tb_cli *, int argc, char **argv);
 int cli_sys_user(tb_cli *, int argc, char **argv);
 int cli_user(tb_cli *, int argc, char **argv);
 int cli_token(tb_cli *, int argc, char **argv);
+int cli_oauth_client(tb_cli *, int argc, char **argv);
 int cli_parse_report(tb_cli *, int argc, char **argv);
 int cli_import(tb_cli *, int argc, char **argv);
 int cli_sessions(tb_cli *, int argc, char **argv);

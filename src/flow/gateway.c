@@ -16,6 +16,7 @@
 #include "flow/csm_http.h"
 #include "flow/epm.h"
 #include "flow/import.h"
+#include "flow/oauth_token_api.h"
 #include "flow/intake.h"
 #include "flow/reconcile.h"
 #include "flow/session_key_http.h"
@@ -51,6 +52,7 @@ struct tb_gateway {
     session_key_http *session_key;
     tickets_api tickets;            /* contexts of /api/tb/v1/tickets/{number}/... */
     table_api *table_api;
+    oauth_token_api *oauth_token;
     epm *epm;
     ticket_store *ticket_store;     /* the configured ticket store, for every flow */
     auth *auth;
@@ -258,7 +260,8 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
     }
     g->tickets.session_key = g->session_key;
     table_api_opts to = {.db_path = cfg->database, .writer = g->intake.writer, .https = cfg->tls_cert[0] != 0};
-    if ((e = table_api_new(&to, &g->table_api))) {
+    if ((e = table_api_new(&to, &g->table_api)) ||
+        (e = oauth_token_api_new(cfg->database, g->auth, g->intake.writer, &g->oauth_token))) {
         snprintf(err, errsz, "cannot set up the Table API (%s)", tb_strerror(e));
         goto fail;
     }
@@ -283,6 +286,7 @@ tb_err gateway_start(const tb_config *cfg, tb_gateway **out, char *err, size_t e
     n += csm_http_routes(g->csm_http, &g->routes[n]);
     g->routes[n++] = epm_webhook_route(g->epm);
     g->routes[n++] = epm_api_route(g->epm);
+    g->routes[n++] = oauth_token_api_route(g->oauth_token);
     g->routes[n] = (tb_route){0};
     tb_http_options ho = {
         .listen_address = cfg->listen_address,
@@ -314,6 +318,7 @@ fail:
     api_pra_free(g->api_pra);
     session_key_http_free(g->session_key);
     table_api_free(g->table_api);
+    oauth_token_api_free(g->oauth_token);
     csm_http_free(g->csm_http);
     csm_free(g->csm);
     epm_free(g->epm);
@@ -379,6 +384,7 @@ void gateway_stop(tb_gateway *g)
     approval_http_free(g->approval);
     api_pra_free(g->api_pra);
     table_api_free(g->table_api);
+    oauth_token_api_free(g->oauth_token);
     csm_http_free(g->csm_http);
     csm_free(g->csm);
     epm_free(g->epm);

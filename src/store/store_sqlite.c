@@ -392,6 +392,30 @@ static const char *const migrations[] = {
     "  element TEXT, author TEXT, marker TEXT, body TEXT NOT NULL,"
     "  created_at INTEGER NOT NULL);"
     "CREATE INDEX tb_ticket_write_job ON tb_ticket_write(job_id);",
+    /* 9 → 10: OAuth clients of /oauth_token.do. Their access tokens are API
+     * tokens (tb_api_token), linked to the client so that removing it
+     * removes them; refresh tokens are kept hashed, with their own expiry. */
+    "CREATE TABLE tb_oauth_client("
+    "  id INTEGER PRIMARY KEY,"
+    "  client_id TEXT NOT NULL UNIQUE,"
+    "  secret_hash TEXT NOT NULL,"
+    "  run_as INTEGER REFERENCES tb_account(id) ON DELETE SET NULL,"
+    "  lifetime INTEGER NOT NULL DEFAULT 1800,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE tb_oauth_access("
+    "  token_id INTEGER PRIMARY KEY REFERENCES tb_api_token(id) ON DELETE CASCADE,"
+    "  client INTEGER NOT NULL REFERENCES tb_oauth_client(id) ON DELETE CASCADE,"
+    "  expires_at INTEGER NOT NULL);"
+    "CREATE INDEX tb_oauth_access_client ON tb_oauth_access(client);"
+    "CREATE INDEX tb_oauth_access_expiry ON tb_oauth_access(expires_at);"
+    "CREATE TABLE tb_oauth_refresh("
+    "  id INTEGER PRIMARY KEY,"
+    "  client INTEGER NOT NULL REFERENCES tb_oauth_client(id) ON DELETE CASCADE,"
+    "  account_id INTEGER NOT NULL REFERENCES tb_account(id) ON DELETE CASCADE,"
+    "  token_hash TEXT NOT NULL UNIQUE,"
+    "  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);"
+    "CREATE INDEX tb_oauth_refresh_client ON tb_oauth_refresh(client);"
+    "CREATE INDEX tb_oauth_refresh_expiry ON tb_oauth_refresh(expires_at);",
 };
 
 static tb_err schema_version(tb_store *st, int *out)

@@ -58,6 +58,7 @@ static inline int test_schema_downgrade(sqlite3 *db, int version)
               "DROP TABLE tb_csm_case; DROP TABLE tb_csm_log;",
         [8] = "DROP TABLE tb_jit_decision; DROP TABLE tb_jit_request; DROP TABLE tb_epm_config;",
         [9] = "DROP TABLE tb_ticket_write;",
+        [10] = "DROP TABLE tb_oauth_refresh; DROP TABLE tb_oauth_access; DROP TABLE tb_oauth_client;",
     };
     const int latest = (int)(sizeof undo / sizeof *undo) - 1;
     for (int v = latest; v > version; v--) {
