@@ -41,7 +41,19 @@ int cli_epm(tb_cli *, int argc, char **argv);
 int cli_jit(tb_cli *, int argc, char **argv);
 
 /* Shared helpers for commands (cli_util.c, cli_secret_file.c). */
-int cli_usage_error(const char *usage_line);      /* prints "usage: ...", returns 2 */
+int cli_usage_error(const char *usage_line);
+/* "--help", "-h" or "help". */
+bool cli_is_help(const char *s);
+/* A command's subcommands: NAME [ARGS...] runs fn(cli, argc - 1, argv + 1);
+ * "help" anywhere prints the subcommand's usage (and calls more_help, may be
+ * NULL); no or an unknown subcommand is a usage error with usage. */
+typedef struct cli_subcmd {
+    const char *name;
+    const char *usage;
+    int (*fn)(tb_cli *, int, char **);
+    void (*more_help)(void);
+} cli_subcmd;
+int cli_dispatch(tb_cli *cli, int argc, char **argv, const cli_subcmd *cmds, size_t ncmds, const char *usage);      /* prints "usage: ...", returns 2 */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* prints "ticketbridge: ...", returns 1 */
 /* --limit N (1-100000); prints the error and returns 1 when s is not one. */
 int cli_parse_limit(const char *s, size_t *out);

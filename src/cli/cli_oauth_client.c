@@ -23,11 +23,6 @@
     "Clients take tokens at POST /oauth_token.do (password grant, or client_credentials\n"        \
     "acting as --run-as USER)."
 
-static bool is_help(const char *s)
-{
-    return !strcmp(s, "--help") || !strcmp(s, "-h") || !strcmp(s, "help");
-}
-
 static int open_db(tb_cli *cli, bool write, tb_store **st)
 {
     tb_err e = store_open(cli->cfg.database, write ? 0 : STORE_READ_ONLY, st);
@@ -147,30 +142,10 @@ static int client_remove(tb_cli *cli, int argc, char **argv)
 
 int cli_oauth_client(tb_cli *cli, int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        const char *usage;
-        int (*fn)(tb_cli *, int, char **);
-    } cmds[] = {
-        {"add", U_ADD, client_add},
-        {"list", U_LIST, client_list},
-        {"remove", U_REMOVE, client_remove},
+    static const cli_subcmd cmds[] = {
+        {"add", U_ADD, client_add, NULL},
+        {"list", U_LIST, client_list, NULL},
+        {"remove", U_REMOVE, client_remove, NULL},
     };
-    if (argc < 2)
-        return cli_usage_error(U_OAUTH);
-    if (is_help(argv[1])) {
-        printf("usage: %s\n", U_OAUTH);
-        return 0;
-    }
-    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
-        if (strcmp(argv[1], cmds[i].name))
-            continue;
-        for (int k = 2; k < argc; k++)
-            if (is_help(argv[k])) {
-                printf("usage: %s\n", cmds[i].usage);
-                return 0;
-            }
-        return cmds[i].fn(cli, argc - 1, argv + 1);
-    }
-    return cli_usage_error(U_OAUTH);
+    return cli_dispatch(cli, argc, argv, cmds, sizeof cmds / sizeof *cmds, U_OAUTH);
 }

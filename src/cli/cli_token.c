@@ -21,11 +21,6 @@
     "  " U_REVOKE "\n"                                                                             \
     "Clients send it as 'Authorization: Bearer tbk_...'."
 
-static bool is_help(const char *s)
-{
-    return !strcmp(s, "--help") || !strcmp(s, "-h") || !strcmp(s, "help");
-}
-
 static int open_db(tb_cli *cli, bool write, tb_store **st)
 {
     tb_err e = store_open(cli->cfg.database, write ? 0 : STORE_READ_ONLY, st);
@@ -154,30 +149,10 @@ static int token_revoke(tb_cli *cli, int argc, char **argv)
 
 int cli_token(tb_cli *cli, int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        const char *usage;
-        int (*fn)(tb_cli *, int, char **);
-    } cmds[] = {
-        {"create", U_CREATE, token_create},
-        {"list", U_LIST, token_list},
-        {"revoke", U_REVOKE, token_revoke},
+    static const cli_subcmd cmds[] = {
+        {"create", U_CREATE, token_create, NULL},
+        {"list", U_LIST, token_list, NULL},
+        {"revoke", U_REVOKE, token_revoke, NULL},
     };
-    if (argc < 2)
-        return cli_usage_error(U_TOKEN);
-    if (is_help(argv[1])) {
-        printf("usage: %s\n", U_TOKEN);
-        return 0;
-    }
-    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
-        if (strcmp(argv[1], cmds[i].name))
-            continue;
-        for (int k = 2; k < argc; k++)
-            if (is_help(argv[k])) {
-                printf("usage: %s\n", cmds[i].usage);
-                return 0;
-            }
-        return cmds[i].fn(cli, argc - 1, argv + 1);
-    }
-    return cli_usage_error(U_TOKEN);
+    return cli_dispatch(cli, argc, argv, cmds, sizeof cmds / sizeof *cmds, U_TOKEN);
 }

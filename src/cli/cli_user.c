@@ -28,17 +28,6 @@
     "Without --password-file a password is generated and printed once; passwords need at least\n"  \
     "12 characters. 'ticketbridge user roles --list' lists the roles."
 
-static bool is_help(const char *s)
-{
-    return !strcmp(s, "--help") || !strcmp(s, "-h") || !strcmp(s, "help");
-}
-
-static int usage_ok(const char *usage)
-{
-    printf("usage: %s\n", usage);
-    return 0;
-}
-
 static int open_db(tb_cli *cli, bool write, tb_store **st)
 {
     tb_err e = store_open(cli->cfg.database, write ? 0 : STORE_READ_ONLY, st);
@@ -291,34 +280,18 @@ static int user_state(tb_cli *cli, int argc, char **argv)
     return 0;
 }
 
+static void roles_help(void)
+{
+    printf("roles:\n");
+    print_catalogue();
+}
+
 int cli_user(tb_cli *cli, int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        const char *usage;
-        int (*fn)(tb_cli *, int, char **);
-    } cmds[] = {
-        {"add", U_ADD, user_add},       {"list", U_LIST, user_list},     {"passwd", U_PASSWD, user_passwd},
-        {"roles", U_ROLES, user_roles}, {"disable", U_STATE, user_state}, {"enable", U_STATE, user_state},
-        {"remove", U_STATE, user_state},
+    static const cli_subcmd cmds[] = {
+        {"add", U_ADD, user_add, NULL},       {"list", U_LIST, user_list, NULL},     {"passwd", U_PASSWD, user_passwd, NULL},
+        {"roles", U_ROLES, user_roles, roles_help}, {"disable", U_STATE, user_state, NULL},
+        {"enable", U_STATE, user_state, NULL}, {"remove", U_STATE, user_state, NULL},
     };
-    if (argc < 2)
-        return cli_usage_error(U_USER);
-    if (is_help(argv[1]))
-        return usage_ok(U_USER);
-    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
-        if (strcmp(argv[1], cmds[i].name))
-            continue;
-        for (int k = 2; k < argc; k++)
-            if (is_help(argv[k])) {
-                usage_ok(cmds[i].usage);
-                if (cmds[i].fn == user_roles) {
-                    printf("roles:\n");
-                    print_catalogue();
-                }
-                return 0;
-            }
-        return cmds[i].fn(cli, argc - 1, argv + 1);
-    }
-    return cli_usage_error(U_USER);
+    return cli_dispatch(cli, argc, argv, cmds, sizeof cmds / sizeof *cmds, U_USER);
 }
