@@ -34,27 +34,6 @@ static tb_err each_row(tb_store *st, const char *sql, const char *b1, const char
     return e;
 }
 
-/* A growable array of fixed-size elements. */
-struct vec {
-    void *v;
-    size_t n, cap, elem;
-};
-
-static void *vec_push(struct vec *a)
-{
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 8;
-        void *nv = realloc(a->v, cap * a->elem);
-        if (!nv)
-            return NULL;
-        a->v = nv;
-        a->cap = cap;
-    }
-    void *p = (char *)a->v + a->n++ * a->elem;
-    memset(p, 0, a->elem);
-    return p;
-}
-
 static tb_err exec_bind(tb_store *st, const char *sql, int64_t i1, int64_t i2, const char *t3, const char *t4,
                         int *changes)
 {
@@ -91,7 +70,7 @@ void tb_override_rules_free(tb_override_rule *v, size_t n)
 
 static tb_err rule_row(sqlite3_stmt *s, void *ctx)
 {
-    tb_override_rule *r = vec_push(ctx);
+    tb_override_rule *r = store_vec_push(ctx);
     if (!r)
         return TB_ERR_NOMEM;
     r->id = sqlite3_column_int64(s, 0);
@@ -107,7 +86,7 @@ static tb_err rule_row(sqlite3_stmt *s, void *ctx)
 
 tb_err store_override_list(tb_store *st, int64_t appliance_id, tb_override_rule **out, size_t *n)
 {
-    struct vec a = {.elem = sizeof(tb_override_rule)};
+    store_vec a = {.elem = sizeof(tb_override_rule)};
     tb_err e = each_row(st,
                         "SELECT id, position, task_field, comparator, value_type = 'reference', value, error_message"
                         " FROM tb_override_rule WHERE appliance_id = ? ORDER BY position, id",
@@ -208,7 +187,7 @@ void tb_wire_fields_free(tb_wire_field *v, size_t n)
 
 static tb_err pair_row(sqlite3_stmt *s, void *ctx)
 {
-    tb_wire_field *w = vec_push(ctx);
+    tb_wire_field *w = store_vec_push(ctx);
     if (!w)
         return TB_ERR_NOMEM;
     w->wire = store_col_strdup(s, 0);
@@ -218,7 +197,7 @@ static tb_err pair_row(sqlite3_stmt *s, void *ctx)
 
 tb_err store_wire_fields_list(tb_store *st, tb_wire_field **out, size_t *n)
 {
-    struct vec a = {.elem = sizeof(tb_wire_field)};
+    store_vec a = {.elem = sizeof(tb_wire_field)};
     tb_err e = each_row(st, "SELECT wire_name, field FROM tb_approval_field ORDER BY wire_name", NULL, NULL, 0,
                         pair_row, &a);
     if (e) {
@@ -258,7 +237,7 @@ void tb_active_states_free(tb_active_states *v, size_t n)
 
 static tb_err states_row(sqlite3_stmt *s, void *ctx)
 {
-    tb_active_states *a = vec_push(ctx);
+    tb_active_states *a = store_vec_push(ctx);
     if (!a)
         return TB_ERR_NOMEM;
     a->table = store_col_strdup(s, 0);
@@ -268,7 +247,7 @@ static tb_err states_row(sqlite3_stmt *s, void *ctx)
 
 tb_err store_active_states_list(tb_store *st, tb_active_states **out, size_t *n)
 {
-    struct vec a = {.elem = sizeof(tb_active_states)};
+    store_vec a = {.elem = sizeof(tb_active_states)};
     tb_err e = each_row(st, "SELECT task_table, states FROM tb_active_states ORDER BY task_table", NULL, NULL, 0,
                         states_row, &a);
     if (e) {
@@ -376,10 +355,10 @@ tb_err store_approval_list(tb_store *st, const tb_approval_filter *f, tb_approva
         sqlite3_bind_text(s, 2, f->ticket_id, -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 3, f->outcome);
     sqlite3_bind_int64(s, 4, f->limit ? (int64_t)f->limit : 50);
-    struct vec a = {.elem = sizeof(tb_approval)};
+    store_vec a = {.elem = sizeof(tb_approval)};
     tb_err e = TB_OK;
     while (!e && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        tb_approval *r = vec_push(&a);
+        tb_approval *r = store_vec_push(&a);
         if (!r) {
             e = TB_ERR_NOMEM;
             break;

@@ -20,27 +20,6 @@ static tb_err finish(sqlite3_stmt *s, int rc)
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? TB_OK : store_rc(rc);
 }
 
-/* A growable array of fixed-size zeroed elements. */
-struct vec {
-    void *v;
-    size_t n, cap, elem;
-};
-
-static void *vec_push(struct vec *a)
-{
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 8;
-        void *nv = realloc(a->v, cap * a->elem);
-        if (!nv)
-            return NULL;
-        a->v = nv;
-        a->cap = cap;
-    }
-    void *p = (char *)a->v + a->n++ * a->elem;
-    memset(p, 0, a->elem);
-    return p;
-}
-
 /* ---- settings ---- */
 
 void tb_csm_config_clear(tb_csm_config *c)
@@ -157,10 +136,10 @@ tb_err store_csm_mapping_list(tb_store *st, int64_t appliance_id, tb_csm_mapping
     if (e)
         return e;
     sqlite3_bind_int64(s, 1, appliance_id);
-    struct vec a = {.elem = sizeof(tb_csm_mapping)};
+    store_vec a = {.elem = sizeof(tb_csm_mapping)};
     int rc = SQLITE_DONE;
     while (!e && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        tb_csm_mapping *m = vec_push(&a);
+        tb_csm_mapping *m = store_vec_push(&a);
         if (!m) {
             e = TB_ERR_NOMEM;
             break;
@@ -404,10 +383,10 @@ tb_err store_csm_case_list(tb_store *st, int64_t appliance_id, size_t limit, tb_
         return e;
     sqlite3_bind_int64(s, 1, appliance_id);
     sqlite3_bind_int64(s, 2, limit ? (int64_t)limit : 50);
-    struct vec a = {.elem = sizeof(tb_csm_case)};
+    store_vec a = {.elem = sizeof(tb_csm_case)};
     int rc = SQLITE_DONE;
     while (!e && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        tb_csm_case *c = vec_push(&a);
+        tb_csm_case *c = store_vec_push(&a);
         e = c ? case_row(s, c) : TB_ERR_NOMEM;
     }
     if (!e)
@@ -478,10 +457,10 @@ tb_err store_csm_log_list(tb_store *st, int64_t appliance_id, const char *lsid, 
     if (lsid)
         sqlite3_bind_text(s, 2, lsid, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, limit ? (int64_t)limit : 50);
-    struct vec a = {.elem = sizeof(tb_csm_log)};
+    store_vec a = {.elem = sizeof(tb_csm_log)};
     int rc = SQLITE_DONE;
     while (!e && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        tb_csm_log *l = vec_push(&a);
+        tb_csm_log *l = store_vec_push(&a);
         if (!l) {
             e = TB_ERR_NOMEM;
             break;

@@ -183,6 +183,21 @@ tb_err store_stmt(tb_store *st, int slot, const char *sql, sqlite3_stmt **out)
     return TB_OK;
 }
 
+void *store_vec_push(store_vec *a)
+{
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 8;
+        void *nv = realloc(a->v, cap * a->elem);
+        if (!nv)
+            return NULL;
+        a->v = nv;
+        a->cap = cap;
+    }
+    void *p = (char *)a->v + a->n++ * a->elem;
+    memset(p, 0, a->elem);
+    return p;
+}
+
 void store_bind_text(sqlite3_stmt *s, int i, const char *v)
 {
     if (v)

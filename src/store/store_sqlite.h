@@ -22,6 +22,14 @@ tb_err store_exec(tb_store *st, const char *sql);
 /* Prepared statement for a hot-path slot; reset and cleared before return. */
 tb_err store_stmt(tb_store *st, int slot, const char *sql, sqlite3_stmt **out);
 tb_err store_rc(int sqlite_rc);
+/* A growable array of fixed-size elements, for rows read into a caller's
+ * array: set elem, push (each new element zeroed), hand v and n over. */
+typedef struct store_vec {
+    void *v;
+    size_t n, cap, elem;
+} store_vec;
+/* The new element, or NULL when out of memory (v stays valid). */
+void *store_vec_push(store_vec *a);
 /* Binds v (borrowed until the statement is reset) as text, or NULL as SQL
  * NULL. */
 void store_bind_text(sqlite3_stmt *s, int i, const char *v);
